@@ -101,6 +101,9 @@ def main():
     for lib in libs:
         print(f'  {lib}')
     print('torch build: ' + ', '.join(blas_info))
+    fastest = min(times)
+    print(f'fastest step: {fastest[0]:.3f} s (forward {fastest[1]:.3f}, backward {fastest[2]:.3f}, '
+          f'optimizer {fastest[3]:.3f}); load average {os.getloadavg()[0]:.2f} (other work skews the medians)')
     print(f'torch: step_s={med[0]:.3f} forward_s={med[1]:.3f} backward_s={med[2]:.3f} '
           f'optimizer_s={med[3]:.3f} peak_rss_mb={peak_rss_mb():.0f} blas={blas}')
 
