@@ -1,0 +1,135 @@
+// The graph engine: topological sort by depth-first search, then a reverse loop that
+// hands each node its output's gradient. See autograd.h.
+#include "core/autograd.h"
+
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "core/ops/elementwise.h"
+
+namespace mtfn {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t->requires_grad()) return true;
+  return false;
+}
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.requires_grad()) return true;
+  return false;
+}
+
+Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs,
+              std::function<void(const Tensor&)> backward) {
+  if (!needs_grad(inputs)) return out;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  out.impl()->requires_grad = true;
+  out.impl()->grad_fn = std::move(node);
+  return out;
+}
+
+static void check_grad_matches(const Tensor& x, const Tensor& g) {
+  if (g.shape() != x.shape() || g.dtype() != x.dtype())
+    throw Error(fmt::format("{}: gradient {} does not match tensor {}",
+                            x.grad_fn() ? x.grad_fn()->name : "accumulate_grad", g.describe(), x.describe()));
+}
+
+void accumulate_grad(const Tensor& x, const Tensor& g) {
+  if (!x.requires_grad()) return;
+  check_grad_matches(x, g);
+  TensorImpl* impl = x.impl();
+  if (!impl->grad.defined()) {
+    // Take g as it is, without a copy; it may alias another gradient, so remember
+    // to copy before the first in-place addition.
+    impl->grad = g;
+    impl->grad_shared = true;
+    return;
+  }
+  if (impl->grad_shared) {
+    impl->grad = impl->grad.clone();
+    impl->grad_shared = false;
+  }
+  add_into(impl->grad, g);
+}
+
+Tensor grad_buffer(const Tensor& x) {
+  TensorImpl* impl = x.impl();
+  if (!impl->grad.defined()) {
+    impl->grad = Tensor::zeros(x.shape(), x.dtype());
+  } else if (impl->grad_shared) {
+    impl->grad = impl->grad.clone();
+  }
+  impl->grad_shared = false;
+  return impl->grad;
+}
+
+void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+  if (!root.requires_grad())
+    throw Error(fmt::format("backward: output {} does not require grad (no input requires grad, or made under NoGradGuard)",
+                            root.describe()));
+  if (root.grad_fn() && root.grad_fn()->released)
+    throw Error(fmt::format("backward: the graph behind {} ({}) was already released by an earlier backward; "
+                            "pass retain_graph = true to the first one",
+                            root.grad_fn()->name, root.describe()));
+
+  // Depth-first post-order over tensors made by ops; iterative, so long chains
+  // (an LSTM unrolled over many steps) cannot overflow the stack.
+  std::vector<Tensor> order;  // owning: releasing a node may drop the last other reference
+  std::unordered_set<TensorImpl*> seen;
+  std::vector<std::pair<TensorImpl*, size_t>> stack;
+  if (root.grad_fn()) {
+    stack.emplace_back(root.impl(), 0);
+    seen.insert(root.impl());
+  }
+  while (!stack.empty()) {
+    auto& [impl, next] = stack.back();
+    const auto& inputs = impl->grad_fn->inputs;
+    if (next < inputs.size()) {
+      const Tensor& in = inputs[next++];
+      if (in.defined() && in.requires_grad() && in.grad_fn() && !seen.count(in.impl())) {
+        if (in.grad_fn()->released)
+          throw Error(fmt::format("backward: the graph behind {} ({}) was already released by an earlier backward",
+                                  in.grad_fn()->name, in.describe()));
+        seen.insert(in.impl());
+        stack.emplace_back(in.impl(), 0);
+      }
+    } else {
+      order.emplace_back(impl->shared_from_this());
+      stack.pop_back();
+    }
+  }
+
+  NoGradGuard no_grad;  // backward passes are not recorded (no higher-order gradients)
+  accumulate_grad(root, grad_output);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TensorImpl* impl = it->impl();
+    Tensor g = impl->grad;
+    // A non-leaf's gradient is consumed here and not kept (as in PyTorch).
+    impl->grad = Tensor();
+    impl->grad_shared = false;
+    Node& node = *impl->grad_fn;
+    if (g.defined()) node.backward(g);
+    if (!retain_graph) {
+      node.released = true;
+      node.backward = nullptr;  // frees what the op saved for backward
+      node.inputs.clear();
+    }
+  }
+}
+
+}  // namespace mtfn

@@ -1,0 +1,56 @@
+// The graph engine: a Node per op result that maps the result's gradient to its inputs'
+// gradients, a depth-first topological sort and a reverse loop. Gradients accumulate.
+// Not here: any op's maths (core/ops/*.cpp), which each op writes next to its forward.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace mtfn {
+
+// One recorded op. `backward` receives dL/d(output) and ADDS each input's gradient
+// into it with accumulate_grad (never overwrites: an input may feed several ops).
+struct Node {
+  const char* name = "";        // the op's name, for error messages
+  std::vector<Tensor> inputs;   // the op's tensor inputs (kept alive for backward)
+  std::function<void(const Tensor& grad_output)> backward;
+  bool released = false;        // true once a backward without retain_graph ran through it
+};
+
+// Is the graph being recorded? (false inside a NoGradGuard)
+bool grad_enabled();
+
+// RAII scope in which ops record nothing (evaluation, optimiser updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True if recording is on and some input requires grad.
+bool needs_grad(std::initializer_list<const Tensor*> inputs);
+bool needs_grad(const std::vector<Tensor>& inputs);
+
+// Records `out` as the result of op `name` on `inputs` if any of them requires grad.
+// `backward` is called with dL/d(out) during Tensor::backward.
+Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs,
+              std::function<void(const Tensor& grad_output)> backward);
+
+// x.grad += g (g has x's shape and dtype). Does nothing if x does not require grad.
+void accumulate_grad(const Tensor& x, const Tensor& g);
+
+// x's gradient buffer, allocated and zeroed on first use, for ops that add into it
+// in place (e.g. a GEMM with beta = 1). Call only if x.requires_grad().
+Tensor grad_buffer(const Tensor& x);
+
+// The engine behind Tensor::backward.
+void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph);
+
+}  // namespace mtfn

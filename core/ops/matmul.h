@@ -1,0 +1,26 @@
+// Matrix products through cblas: matmul (2-D, and batched 3-D) and linear (x W^T + b,
+// the Linear layer's op, which multiplies by W transposed without copying it).
+#pragma once
+
+#include "core/tensor.h"
+
+namespace mtfn {
+
+// (M,K) @ (K,N) -> (M,N); (B,M,K) @ (B,K,N) -> (B,M,N); (B,M,K) @ (K,N) -> (B,M,N).
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// x (..., in), weight (out, in), bias (out) or undefined -> (..., out).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// C = alpha * op(A) op(B) + beta * C for row-major matrices; op = transpose if the flag is set.
+// The thin typed wrapper over cblas_sgemm / cblas_dgemm that every op here uses.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// The plain triple loop that gemm must agree with (tests compare the two).
+template <class T>
+void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                    int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+}  // namespace mtfn

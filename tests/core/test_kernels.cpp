@@ -1,0 +1,111 @@
+// Fast kernels against their plain loops (fusion, gemm), float32 against float64,
+// and bitwise reproducibility whatever the thread count.
+#include <boost/test/unit_test.hpp>
+#include <tbb/global_control.h>
+
+#include "tests/core/test_helpers.h"
+
+using namespace mtfn;
+
+BOOST_AUTO_TEST_SUITE(kernels)
+
+template <class T>
+void check_fusion_against_loops(DType dt, double tol) {
+  const int64_t B = 3, A = 4, V = 5, Tt = 6;
+  Tensor a = random_tensor({B, A}, 1, -1, 1, dt).set_requires_grad(true);
+  Tensor v = random_tensor({B, V}, 2, -1, 1, dt).set_requires_grad(true);
+  Tensor t = random_tensor({B, Tt}, 3, -1, 1, dt).set_requires_grad(true);
+  Tensor z = tensor_fusion(a, v, t);
+  BOOST_TEST(z.shape() == Shape({B, (A + 1) * (V + 1) * (Tt + 1)}));
+  Tensor zr = Tensor::empty(z.shape(), dt);
+  fusion_forward_reference<T>(B, A, V, Tt, a.data<T>(), v.data<T>(), t.data<T>(), zr.data<T>());
+  BOOST_TEST(z.to_vector() == zr.to_vector(), boost::test_tools::per_element());
+  // Spot checks of the layout: the constant 1 first, audio slowest, text fastest.
+  BOOST_TEST(z.at(0) == 1.0);
+  BOOST_TEST(z.at(1) == t.at(0));
+  BOOST_TEST(z.at(Tt + 1) == v.at(0));
+  BOOST_TEST(z.at((V + 1) * (Tt + 1)) == a.at(0));
+  Tensor gz = random_tensor(z.shape(), 4, -1, 1, dt);
+  z.backward(gz);
+  Tensor ga = Tensor::zeros({B, A}, dt), gv = Tensor::zeros({B, V}, dt), gt = Tensor::zeros({B, Tt}, dt);
+  fusion_backward_reference<T>(B, A, V, Tt, a.data<T>(), v.data<T>(), t.data<T>(), gz.data<T>(), ga.data<T>(),
+                               gv.data<T>(), gt.data<T>());
+  for (auto [got, want] : {std::pair{a.grad(), ga}, {v.grad(), gv}, {t.grad(), gt}})
+    for (int64_t i = 0; i < want.numel(); ++i) BOOST_TEST(got.at(i) == want.at(i), boost::test_tools::tolerance(tol));
+}
+
+BOOST_AUTO_TEST_CASE(fusion_matches_triple_loop) {
+  check_fusion_against_loops<double>(DType::F64, 1e-12);
+  check_fusion_against_loops<float>(DType::F32, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(gemm_matches_triple_loop) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const int64_t m = 7, n = 5, k = 9;
+      Tensor a = random_tensor(ta ? Shape{k, m} : Shape{m, k}, 5);
+      Tensor b = random_tensor(tb ? Shape{n, k} : Shape{k, n}, 6);
+      Tensor c1 = random_tensor({m, n}, 7), c2 = c1.clone();
+      gemm<double>(ta, tb, m, n, k, 0.5, a.data<double>(), ta ? m : k, b.data<double>(), tb ? k : n, 2.0,
+                   c1.data<double>(), n);
+      gemm_reference<double>(ta, tb, m, n, k, 0.5, a.data<double>(), ta ? m : k, b.data<double>(), tb ? k : n, 2.0,
+                             c2.data<double>(), n);
+      for (int64_t i = 0; i < c1.numel(); ++i) BOOST_TEST(c1.at(i) == c2.at(i), boost::test_tools::tolerance(1e-13));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(float32_agrees_with_float64) {
+  // Every op in float32 against the same op in float64, forward and gradient.
+  using Fn = std::function<Tensor(const Tensor&, const Tensor&)>;
+  const std::vector<std::pair<const char*, Fn>> ops = {
+      {"add", [](const Tensor& x, const Tensor& y) { return add(x, y); }},
+      {"div", [](const Tensor& x, const Tensor& y) { return div(x, add_scalar(mul(y, y), 1.0)); }},
+      {"matmul", [](const Tensor& x, const Tensor& y) { return matmul(x, transpose(y, 0, 1)); }},
+      {"linear", [](const Tensor& x, const Tensor& y) { return linear(x, y, Tensor()); }},
+      {"unary", [](const Tensor& x, const Tensor& y) { return tanh(add(exp(x), sigmoid(neg(abs(y))))); }},
+      {"reduce", [](const Tensor& x, const Tensor& y) { return mean(sum(mul(x, y), {1}, true), {0}); }},
+      {"shape", [](const Tensor& x, const Tensor& y) { return slice(concat({x, y}, 0), 1, 1, 3); }},
+      {"fusion", [](const Tensor& x, const Tensor& y) { return tensor_fusion(x, y, relu(x)); }},
+      {"loss", [](const Tensor& x, const Tensor& y) { return add(mse_loss(x, y), cross_entropy(x, {0, 1, 2, 3})); }},
+  };
+  for (const auto& [name, f] : ops) {
+    BOOST_TEST_CONTEXT(name) {
+      Tensor x64 = random_tensor({4, 5}, 8).set_requires_grad(true), y64 = random_tensor({4, 5}, 9).set_requires_grad(true);
+      Tensor x32 = x64.to(DType::F32).set_requires_grad(true), y32 = y64.to(DType::F32).set_requires_grad(true);
+      Tensor o64 = f(x64, y64), o32 = f(x32, y32);
+      BOOST_TEST(o32.dtype() == DType::F32);
+      for (int64_t i = 0; i < o64.numel(); ++i) BOOST_TEST(o32.at(i) == o64.at(i), boost::test_tools::tolerance(1e-4));
+      sum(o64).backward();
+      sum(o32).backward();
+      for (int64_t i = 0; i < x64.numel(); ++i)
+        BOOST_TEST(x32.grad().at(i) == x64.grad().at(i), boost::test_tools::tolerance(1e-3));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(results_do_not_depend_on_thread_count) {
+  auto run = [] {
+    Tensor x = random_tensor({300, 1000}, 10, -1, 1, DType::F32).set_requires_grad(true);
+    Tensor w = random_tensor({1000}, 11, -1, 1, DType::F32);
+    Tensor y = add(mean(mul(exp(x), w), {0}), sum(sigmoid(x), {1}).view({300, 1}).narrow0(0, 1).view({1}));
+    Tensor total = sum(y);
+    total.backward();
+    std::vector<double> out = y.to_vector();
+    out.push_back(total.item());
+    for (double g : x.grad().to_vector()) out.push_back(g);
+    return out;
+  };
+  std::vector<double> one, many;
+  {
+    tbb::global_control c(tbb::global_control::max_allowed_parallelism, 1);
+    one = run();
+  }
+  {
+    tbb::global_control c(tbb::global_control::max_allowed_parallelism, 4);
+    many = run();
+  }
+  BOOST_TEST(one.size() == many.size());
+  BOOST_TEST(std::memcmp(one.data(), many.data(), one.size() * sizeof(double)) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
