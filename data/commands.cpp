@@ -68,7 +68,7 @@ std::string inspect_report(const std::string& path) {
       const auto& v = s.label(task);
       if (v.empty()) continue;
       auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-      ranges += fmt::format("  {} [{:.3g}, {:.3g}]", task_name(task), *lo, *hi);
+      ranges += fmt::format("  {} [{:.2f}, {:.2f}]", task_name(task), *lo, *hi);
     }
     out += fmt::format("  labels:{}\n", ranges);
   }

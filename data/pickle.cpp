@@ -138,6 +138,24 @@ std::string NdArray::element_as_string(int64_t c_index) const {
   return out;
 }
 
+std::string_view a_kind_name(PyKind kind) {
+  switch (kind) {
+    case PyKind::none: return "None";
+    case PyKind::boolean: return "a bool";
+    case PyKind::integer: return "an int";
+    case PyKind::floating: return "a float";
+    case PyKind::str: return "a str";
+    case PyKind::bytes: return "a bytes";
+    case PyKind::list: return "a list";
+    case PyKind::tuple: return "a tuple";
+    case PyKind::dict: return "a dict";
+    case PyKind::global: return "a global";
+    case PyKind::dtype: return "a numpy.dtype";
+    case PyKind::ndarray: return "a numpy.ndarray";
+  }
+  return "?";
+}
+
 std::string_view kind_name(PyKind kind) {
   switch (kind) {
     case PyKind::none: return "None";
@@ -482,7 +500,7 @@ class PickleMachine {
   }
   Node& node(uint32_t id) { return doc_.nodes_[id]; }
   PyKind kind(uint32_t id) const { return doc_.nodes_[id].kind; }
-  std::string_view kname(uint32_t id) const { return kind_name(kind(id)); }
+  std::string_view kname(uint32_t id) const { return a_kind_name(kind(id)); }
   std::vector<uint32_t>& items(uint32_t id) { return doc_.items_[doc_.nodes_[id].side]; }
   const std::string& str(uint32_t id) { return doc_.strings_[doc_.nodes_[id].side]; }
 
@@ -530,19 +548,19 @@ class PickleMachine {
 
   // ---- containers
   void append_to(uint32_t list, std::span<const uint32_t> values, const char* op) {
-    if (kind(list) != PyKind::list) fail("{} on a {} (expected a list)", op, kname(list));
+    if (kind(list) != PyKind::list) fail("{} applied to {} (expected a list)", op, kname(list));
     for (uint32_t v : values) add_child(list, v);
     auto& it = items(list);
     it.insert(it.end(), values.begin(), values.end());
   }
   void set_items(uint32_t dict, std::span<const uint32_t> kv, const char* op) {
-    if (kind(dict) != PyKind::dict) fail("{} on a {} (expected a dict)", op, kname(dict));
+    if (kind(dict) != PyKind::dict) fail("{} applied to {} (expected a dict)", op, kname(dict));
     if (kv.size() % 2) fail("{} with an odd number of values ({})", op, kv.size());
     for (size_t i = 0; i < kv.size(); i += 2) {
       PyKind k = kind(kv[i]);
       if (k != PyKind::str && k != PyKind::integer && k != PyKind::floating && k != PyKind::boolean &&
           k != PyKind::none && k != PyKind::bytes && k != PyKind::tuple)
-        fail("{}: a {} cannot be a dict key", op, kind_name(k));
+        fail("{}: {} cannot be a dict key", op, a_kind_name(k));
       add_child(dict, kv[i]);
       add_child(dict, kv[i + 1]);
     }
@@ -736,8 +754,8 @@ class PickleMachine {
   void reduce() {
     uint32_t args = pop("REDUCE");
     uint32_t callable = pop("REDUCE");
-    if (kind(callable) != PyKind::global) fail("REDUCE on a {} (expected a global)", kname(callable));
-    if (kind(args) != PyKind::tuple) fail("REDUCE with {} arguments (expected a tuple)", kname(args));
+    if (kind(callable) != PyKind::global) fail("REDUCE applied to {} (expected a global)", kname(callable));
+    if (kind(args) != PyKind::tuple) fail("REDUCE with {} as arguments (expected a tuple)", kname(args));
     std::vector<uint32_t> a = items(args);
     const std::string& fname = str(callable);
     auto want = [&](size_t lo, size_t hi) {
@@ -747,21 +765,21 @@ class PickleMachine {
       case Global::reconstruct: {
         want(3, 3);
         if (kind(a[0]) != PyKind::global || static_cast<Global>(node(a[0]).i) != Global::ndarray_type)
-          fail("_reconstruct of a {} (only numpy.ndarray)", kname(a[0]));
+          fail("_reconstruct of {} (only numpy.ndarray)", kname(a[0]));
         NdArray arr;  // shape and contents arrive with BUILD
         push(new_array(std::move(arr)));
         return;
       }
       case Global::dtype_type: {
         want(1, 3);
-        if (kind(a[0]) != PyKind::str) fail("numpy.dtype of a {} (expected a type string)", kname(a[0]));
+        if (kind(a[0]) != PyKind::str) fail("numpy.dtype of {} (expected a type string)", kname(a[0]));
         push(new_dtype(parse_dtype(str(a[0]))));
         return;
       }
       case Global::frombuffer: {
         want(4, 4);  // (buffer, dtype, shape, order)
-        if (kind(a[0]) != PyKind::bytes) fail("_frombuffer of a {} (expected bytes)", kname(a[0]));
-        if (kind(a[1]) != PyKind::dtype) fail("_frombuffer with a {} dtype", kname(a[1]));
+        if (kind(a[0]) != PyKind::bytes) fail("_frombuffer of {} (expected bytes)", kname(a[0]));
+        if (kind(a[1]) != PyKind::dtype) fail("_frombuffer with {} as dtype", kname(a[1]));
         if (kind(a[3]) != PyKind::str || (str(a[3]) != "C" && str(a[3]) != "F"))
           fail("_frombuffer order must be 'C' or 'F'");
         NdArray arr;
@@ -777,8 +795,8 @@ class PickleMachine {
       }
       case Global::scalar: {
         want(2, 2);
-        if (kind(a[0]) != PyKind::dtype) fail("numpy scalar with a {} dtype", kname(a[0]));
-        if (kind(a[1]) != PyKind::bytes) fail("numpy scalar of a {} (expected bytes)", kname(a[1]));
+        if (kind(a[0]) != PyKind::dtype) fail("numpy scalar with {} as dtype", kname(a[0]));
+        if (kind(a[1]) != PyKind::bytes) fail("numpy scalar of {} (expected bytes)", kname(a[1]));
         NdArray one;
         one.dtype = doc_.dtypes_[node(a[0]).side];
         one.bytes = doc_.buffers_[node(a[1]).side];
@@ -856,12 +874,12 @@ class PickleMachine {
   }
 
   std::vector<int64_t> read_shape(uint32_t t, const char* what) {
-    if (kind(t) != PyKind::tuple) fail("{}: shape is a {} (expected a tuple)", what, kname(t));
+    if (kind(t) != PyKind::tuple) fail("{}: shape is {} (expected a tuple)", what, kname(t));
     const auto& dims = items(t);
     if (dims.size() > static_cast<size_t>(PickleLimits::max_ndim)) fail("{}: {} dimensions", what, dims.size());
     std::vector<int64_t> shape;
     for (uint32_t d : dims) {
-      if (kind(d) != PyKind::integer) fail("{}: shape holds a {}", what, kname(d));
+      if (kind(d) != PyKind::integer) fail("{}: shape holds {}", what, kname(d));
       if (node(d).i < 0) fail("{}: negative dimension {}", what, node(d).i);
       shape.push_back(node(d).i);
     }
@@ -889,23 +907,23 @@ class PickleMachine {
     uint32_t target = top("BUILD");
     if (kind(target) == PyKind::dtype) return build_dtype(doc_.dtypes_[node(target).side], state);
     if (kind(target) == PyKind::ndarray) return build_array(doc_.arrays_[node(target).side], state);
-    fail("BUILD on a {} (only numpy arrays and dtypes take a state)", kname(target));
+    fail("BUILD applied to {} (only numpy arrays and dtypes take a state)", kname(target));
   }
 
   void build_dtype(NpDType& d, uint32_t state) {
-    if (kind(state) != PyKind::tuple) fail("dtype state is a {} (expected a tuple)", kname(state));
+    if (kind(state) != PyKind::tuple) fail("dtype state is {} (expected a tuple)", kname(state));
     const auto& s = items(state);
     if (s.size() != 8 && s.size() != 9) fail("dtype state has {} items (expected 8 or 9)", s.size());
     if (kind(s[0]) != PyKind::integer || (node(s[0]).i != 3 && node(s[0]).i != 4))
       fail("dtype state version is not 3 or 4");
-    if (kind(s[1]) != PyKind::str) fail("dtype byte order is a {}", kname(s[1]));
+    if (kind(s[1]) != PyKind::str) fail("dtype byte order is {}", kname(s[1]));
     const std::string& order = str(s[1]);
     if (order == ">") d.big_endian = true;
     else if (order == "<" || order == "|" || order == "=") d.big_endian = false;
     else fail("dtype byte order '{}'", printable(order));
     for (int k = 2; k <= 4; ++k)
       if (kind(s[k]) != PyKind::none) fail("structured or sub-array dtypes are not supported");
-    if (kind(s[5]) != PyKind::integer) fail("dtype item size is a {}", kname(s[5]));
+    if (kind(s[5]) != PyKind::integer) fail("dtype item size is {}", kname(s[5]));
     int64_t elsize = node(s[5]).i;
     if (d.kind == NpKind::unicode) {
       if (elsize < 0 || elsize % 4 || elsize > (int64_t{1} << 31)) fail("unicode dtype with item size {}", elsize);
@@ -916,28 +934,28 @@ class PickleMachine {
 
   void build_array(NdArray& arr, uint32_t state) {
     if (arr.has_state) fail("BUILD on an array that already has its contents");
-    if (kind(state) != PyKind::tuple) fail("array state is a {} (expected a tuple)", kname(state));
+    if (kind(state) != PyKind::tuple) fail("array state is {} (expected a tuple)", kname(state));
     std::vector<uint32_t> s = items(state);
     if (s.size() == 5) s.erase(s.begin());  // (version, shape, dtype, is_fortran, data)
     if (s.size() != 4) fail("array state has {} items (expected 4 or 5)", items(state).size());
     arr.shape = read_shape(s[0], "array state");
-    if (kind(s[1]) != PyKind::dtype) fail("array state: dtype is a {}", kname(s[1]));
+    if (kind(s[1]) != PyKind::dtype) fail("array state: dtype is {}", kname(s[1]));
     arr.dtype = doc_.dtypes_[node(s[1]).side];
-    if (kind(s[2]) != PyKind::boolean && kind(s[2]) != PyKind::integer) fail("array state: is_fortran is a {}", kname(s[2]));
+    if (kind(s[2]) != PyKind::boolean && kind(s[2]) != PyKind::integer) fail("array state: is_fortran is {}", kname(s[2]));
     arr.fortran_order = node(s[2]).i != 0;
     if (arr.dtype.kind == NpKind::object) {
       check_array_bytes(arr, "array state");
-      if (kind(s[3]) != PyKind::list) fail("object array state: data is a {} (expected a list)", kname(s[3]));
+      if (kind(s[3]) != PyKind::list) fail("object array state: data is {} (expected a list)", kname(s[3]));
       const auto& elems = items(s[3]);
       if (static_cast<int64_t>(elems.size()) != arr.count())
         fail("object array of shape {} holds {} elements", arr.shape_string(), elems.size());
       arr.objects.reserve(elems.size());
       for (uint32_t e : elems) {
-        if (kind(e) != PyKind::str) fail("object array holds a {} (only str is supported)", kname(e));
+        if (kind(e) != PyKind::str) fail("object array holds {} (only str is supported)", kname(e));
         arr.objects.push_back(str(e));
       }
     } else {
-      if (kind(s[3]) != PyKind::bytes) fail("array state: data is a {} (expected bytes)", kname(s[3]));
+      if (kind(s[3]) != PyKind::bytes) fail("array state: data is {} (expected bytes)", kname(s[3]));
       arr.bytes = doc_.buffers_[node(s[3]).side];
       check_array_bytes(arr, "array state");
     }

@@ -66,7 +66,8 @@ struct NdArray {
 };
 
 enum class PyKind : uint8_t { none, boolean, integer, floating, str, bytes, list, tuple, dict, global, dtype, ndarray };
-std::string_view kind_name(PyKind kind);
+std::string_view kind_name(PyKind kind);    // "int", "list", "numpy.ndarray", ...
+std::string_view a_kind_name(PyKind kind);  // "an int", "a list", "None", ...
 
 class PickleDocument;
 

@@ -190,7 +190,7 @@ std::vector<double> read_numbers(PyRef v, std::string_view where) {
     out.reserve(v.size());
     for (size_t i = 0; i < v.size(); ++i) {
       PyRef e = v.item(i);
-      if (!e.is_number()) fail_at(where, fmt::format("element {} is a {} (expected a number)", i, e.kind_name()));
+      if (!e.is_number()) fail_at(where, fmt::format("element {} is {} (expected a number)", i, a_kind_name(e.kind())));
       out.push_back(e.as_double());
     }
   } else {
@@ -213,7 +213,7 @@ std::vector<std::string> read_strings(PyRef v, std::string_view where) {
     out.reserve(v.size());
     for (size_t i = 0; i < v.size(); ++i) {
       PyRef e = v.item(i);
-      if (e.kind() != PyKind::str) fail_at(where, fmt::format("element {} is a {} (expected a str)", i, e.kind_name()));
+      if (e.kind() != PyKind::str) fail_at(where, fmt::format("element {} is {} (expected a str)", i, a_kind_name(e.kind())));
       out.emplace_back(e.as_str());
     }
   } else {
@@ -305,13 +305,13 @@ SimsDataset sims_dataset_from_pickle(const PickleDocument& doc) {
   const std::string& file = doc.source_name();
   PyRef root = doc.root();
   if (root.kind() != PyKind::dict)
-    fail_at(file, fmt::format("top level is a {} (expected a dict with train, valid, test)", root.kind_name()));
+    fail_at(file, fmt::format("top level is {} (expected a dict with train, valid, test)", a_kind_name(root.kind())));
   SimsDataset ds;
   ds.source = file;
   for (const char* name : {"train", "valid", "test"}) {
     if (!root.has(name)) fail_at(file, fmt::format("missing split '{}' (expected train, valid, test)", name));
     PyRef split = root.at(name);
-    if (split.kind() != PyKind::dict) fail_at(fmt::format("{}: {}", file, name), fmt::format("is a {} (expected a dict)", split.kind_name()));
+    if (split.kind() != PyKind::dict) fail_at(fmt::format("{}: {}", file, name), fmt::format("is {} (expected a dict)", a_kind_name(split.kind())));
     ds.split(name) = read_split(file, name, split);
   }
   // Feature sizes come from the file; every split must agree with train.

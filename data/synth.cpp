@@ -65,7 +65,7 @@ uint64_t mix(uint64_t a, uint64_t b, uint64_t c = 0, uint64_t d = 0) {
 }
 
 double clip1(double x) { return std::clamp(x, -1.0, 1.0); }
-double grid(double x) { return std::clamp(std::round(x * 5.0) / 5.0, -1.0, 1.0); }
+double grid(double x) { return std::clamp(std::round(x * 5.0) / 5.0, -1.0, 1.0) + 0.0; }  // + 0.0: no -0
 
 // Fixed per seed: the directions along which each modality carries its sentiment.
 struct Directions {
