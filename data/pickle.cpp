@@ -4,6 +4,7 @@
 #include "data/pickle.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,10 +25,15 @@ namespace mtfn::data {
 // ---------------------------------------------------------------- buffers, dtypes, arrays
 
 ByteBuffer::ByteBuffer(size_t size) : size_(size) {
-  size_t rounded = (size + 63) / 64 * 64;
-  if (rounded == 0) rounded = 64;
-  data_ = static_cast<std::byte*>(std::aligned_alloc(64, rounded));
+  // Big buffers: 2 MB aligned and backed by transparent huge pages where the kernel allows,
+  // which makes filling them from the file several times cheaper (fewer page faults).
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t align = size >= 2 * kHuge ? kHuge : 64;
+  size_t rounded = (size + align - 1) / align * align;
+  if (rounded == 0) rounded = align;
+  data_ = static_cast<std::byte*>(std::aligned_alloc(align, rounded));
   if (!data_) throw std::bad_alloc();
+  if (align == kHuge) ::madvise(data_, rounded, MADV_HUGEPAGE);
 }
 ByteBuffer::~ByteBuffer() { std::free(data_); }
 

@@ -19,7 +19,7 @@
 namespace mtfn::data {
 
 SynthShape SynthShape::at_scale(double scale) {
-  if (!(scale > 0) || scale > 100) throw std::invalid_argument(fmt::format("synth: scale {} (must be in (0, 100])", scale));
+  if (!(scale > 0) || scale > 100) throw std::invalid_argument(fmt::format("scale {} (must be in (0, 100])", scale));
   SynthShape s;
   auto scaled = [&](int64_t n) { return std::max<int64_t>(1, static_cast<int64_t>(std::llround(n * scale))); };
   s.train = scaled(s.train);
