@@ -285,7 +285,7 @@ class ByteSource {
   uint64_t offset() const { return pos_; }
   uint64_t remaining() const { return size_ - pos_; }
 
-  // A view of the next n bytes (n <= kSmall), valid until the next call.
+  // A view of the next n bytes (n <= the buffer size), valid until the next call.
   const std::byte* take(size_t n) {
     const std::byte* p;
     if (mem_) {
@@ -319,7 +319,6 @@ class ByteSource {
     }
   }
 
-  static constexpr size_t kSmall = 1 << 16;
 
  private:
   static constexpr size_t kBuffer = 1 << 20;
@@ -872,6 +871,7 @@ class PickleMachine {
     else if (t.size() >= 2 && t[0] == 'U' && t.size() <= 12 &&
              std::all_of(t.begin() + 1, t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       int64_t chars = std::stoll(std::string(t.substr(1)));
+      if (chars == 0) fail("numpy dtype 'U0' has no size");
       fixed(NpKind::unicode, chars * 4);
     } else {
       fail("numpy dtype '{}' is not supported (float32/64, int32/64, uint8, bool, U, object)", printable(t));
@@ -932,7 +932,7 @@ class PickleMachine {
     if (kind(s[5]) != PyKind::integer) fail("dtype item size is {}", kname(s[5]));
     int64_t elsize = node(s[5]).i;
     if (d.kind == NpKind::unicode) {
-      if (elsize < 0 || elsize % 4 || elsize > (int64_t{1} << 31)) fail("unicode dtype with item size {}", elsize);
+      if (elsize <= 0 || elsize % 4 || elsize > (int64_t{1} << 31)) fail("unicode dtype with item size {}", elsize);
       d.itemsize = elsize;
     }
     if (d.itemsize == 1) d.big_endian = false;
