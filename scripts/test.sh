@@ -9,3 +9,5 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer tests"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -L unit
+echo "== libFuzzer on the pickle reader (bounded)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
