@@ -1,0 +1,138 @@
+// MTFN's modules and loss. Shapes as in model.h.
+#include "models/mtfn/model.h"
+
+#include <fmt/format.h>
+
+#include "core/ops.h"
+#include "models/mtfn/metrics.h"
+
+namespace mtfn::models {
+
+SubNet::SubNet(int64_t in, int64_t hidden, double dropout, nn::Generator& gen, DType dtype) : Module("SubNet") {
+  norm = register_module("norm", std::make_shared<nn::BatchNorm1d>(in, 1e-5, 0.1, dtype));
+  drop = register_module("drop", std::make_shared<nn::Dropout>(dropout));
+  linear_1 = register_module("linear_1", std::make_shared<nn::Linear>(in, hidden, gen, true, dtype));
+  linear_2 = register_module("linear_2", std::make_shared<nn::Linear>(hidden, hidden, gen, true, dtype));
+  linear_3 = register_module("linear_3", std::make_shared<nn::Linear>(hidden, hidden, gen, true, dtype));
+}
+
+Tensor SubNet::forward(const Tensor& x) {
+  Tensor y = drop->forward(norm->forward(x));  // (B, D)
+  y = relu(linear_1->forward(y));              // (B, H)
+  y = relu(linear_2->forward(y));
+  return relu(linear_3->forward(y));
+}
+
+TextSubNet::TextSubNet(int64_t in, int64_t hidden, int64_t out, nn::Generator& gen, DType dtype)
+    : Module("TextSubNet") {
+  rnn = register_module("rnn", std::make_shared<nn::LSTM>(in, hidden, 1, gen, dtype));
+  linear_1 = register_module("linear_1", std::make_shared<nn::Linear>(hidden, out, gen, true, dtype));
+}
+
+Tensor TextSubNet::forward(const Tensor& x) const {
+  const nn::LSTMOutput o = rnn->forward(x);                // h_n (1, B, Ht)
+  const Tensor h = reshape(o.h_n, {x.size(0), rnn->hidden_size});  // (B, Ht): h after all S steps
+  return linear_1->forward(h);                             // (B, To), no activation
+}
+
+Tensor Head::forward(const Tensor& x) const {
+  Tensor y = dropout->forward(x);
+  y = relu(layer_1->forward(y));
+  y = relu(layer_2->forward(y));
+  return layer_3->forward(y);  // no squashing
+}
+
+Head Mtfn::make_head(const std::string& name, int64_t in, int64_t hidden, double p, nn::Generator& gen) {
+  Head h;
+  h.dropout = register_module(name + "_dropout", std::make_shared<nn::Dropout>(p, nn::named_seed(seed_, name + "_dropout")));
+  h.layer_1 = register_module(name + "_layer_1", std::make_shared<nn::Linear>(in, hidden, gen, true, dtype_));
+  h.layer_2 = register_module(name + "_layer_2", std::make_shared<nn::Linear>(hidden, hidden, gen, true, dtype_));
+  h.layer_3 = register_module(name + "_layer_3",
+                              std::make_shared<nn::Linear>(hidden, cfg_.output_dim(), gen, true, dtype_));
+  dropouts_.push_back(h.dropout);
+  return h;
+}
+
+Mtfn::Mtfn(const MtfnConfig& cfg, uint64_t init_seed, DType dtype)
+    : Module("MTFN"), cfg_(cfg), dtype_(dtype), seed_(init_seed) {
+  cfg_.validate();
+  nn::Generator gen(init_seed);
+  const auto [Dt, Da, Dv] = cfg.feature_dims;
+  const auto [Ht, Ha, Hv] = cfg.hidden_dims;
+  const auto [p_audio, p_video, p_text] = cfg.dropouts;
+  (void)p_text;  // MMSA: a one-layer LSTM forces the text dropout to 0
+  const auto [pp_text, pp_audio, pp_video, pp_fusion] = cfg.post_dropouts;
+  // MMSA registers these two on the top module, so they come first in the state_dict.
+  output_range = register_parameter("output_range", Tensor::full({1}, 6.0, dtype), false);
+  output_shift = register_parameter("output_shift", Tensor::full({1}, -3.0, dtype), false);
+  audio_subnet = register_module("audio_subnet", std::make_shared<SubNet>(Da, Ha, p_audio, gen, dtype));
+  video_subnet = register_module("video_subnet", std::make_shared<SubNet>(Dv, Hv, p_video, gen, dtype));
+  text_subnet = register_module("text_subnet", std::make_shared<TextSubNet>(Dt, Ht, cfg.text_out, gen, dtype));
+  audio_subnet->drop->key.seed = nn::named_seed(seed_, "audio_subnet.drop");
+  video_subnet->drop->key.seed = nn::named_seed(seed_, "video_subnet.drop");
+  dropouts_ = {audio_subnet->drop, video_subnet->drop};
+  post_fusion = make_head("post_fusion", cfg_.fusion_width(), cfg.post_fusion_dim, pp_fusion, gen);
+  post_text = make_head("post_text", cfg.text_out, cfg.post_text_dim, pp_text, gen);
+  post_audio = make_head("post_audio", Ha, cfg.post_audio_dim, pp_audio, gen);
+  post_video = make_head("post_video", Hv, cfg.post_video_dim, pp_video, gen);
+}
+
+void Mtfn::set_dropout_step(uint64_t step, int64_t row_offset) {
+  for (auto& d : dropouts_) {
+    d->key.step = step;
+    d->key.row_offset = row_offset;
+  }
+}
+
+MtfnOutput Mtfn::forward(const Tensor& text, const Tensor& audio, const Tensor& vision) {
+  const int64_t B = text.size(0);
+  Tensor a = audio.dim() == 3 ? reshape(audio, {B, audio.size(2)}) : audio;    // (B, Da)
+  Tensor v = vision.dim() == 3 ? reshape(vision, {B, vision.size(2)}) : vision;  // (B, Dv)
+  MtfnOutput out;
+  out.feature_a = audio_subnet->forward(a);   // (B, Ha)
+  out.feature_v = video_subnet->forward(v);   // (B, Hv)
+  out.feature_t = text_subnet->forward(text);  // (B, To)
+  out.T = post_text.forward(out.feature_t);
+  out.A = post_audio.forward(out.feature_a);
+  out.V = post_video.forward(out.feature_v);
+  out.feature_f = tensor_fusion(out.feature_a, out.feature_v, out.feature_t);  // (B, F)
+  Tensor m = post_fusion.forward(out.feature_f);                                // (B, O)
+  if (cfg_.output_dim() == 1) m = add(mul(sigmoid(m), output_range), output_shift);
+  out.M = m;
+  return out;
+}
+
+std::vector<int64_t> label_classes(const Tensor& labels) {
+  std::vector<int64_t> c(static_cast<size_t>(labels.numel()));
+  for (int64_t i = 0; i < labels.numel(); ++i) c[static_cast<size_t>(i)] = label_class(static_cast<float>(labels.at(i)));
+  return c;
+}
+
+MtfnLoss mtfn_loss(const MtfnOutput& out, const Tensor (&labels)[4], const MtfnConfig& cfg) {
+  MtfnLoss loss{};
+  for (int i = 0; i < 4; ++i) {
+    const Tensor& pred = out.task(i);
+    const Tensor& y = labels[i];
+    Tensor part;
+    if (cfg.train_mode == TrainMode::classification) {
+      part = cross_entropy(pred, label_classes(y));
+    } else {
+      const Tensor target = y.to(pred.dtype()).view({pred.size(0), 1});  // labels.view(-1, 1)
+      part = l1_loss(pred, target);
+    }
+    loss.parts[i] = part.item();
+    const Tensor weighted = mul_scalar(part, cfg.task_weight(i));
+    loss.total = i == 0 ? weighted : add(loss.total, weighted);
+  }
+  return loss;
+}
+
+MtfnLoss mtfn_loss(const MtfnOutput& out, const data::Batch& batch, const MtfnConfig& cfg) {
+  // A file without unimodal labels (MOSI/MOSEI layout): every head learns the M label.
+  const Tensor labels[4] = {batch.label_M, batch.label_T.defined() ? batch.label_T : batch.label_M,
+                            batch.label_A.defined() ? batch.label_A : batch.label_M,
+                            batch.label_V.defined() ? batch.label_V : batch.label_M};
+  return mtfn_loss(out, labels, cfg);
+}
+
+}  // namespace mtfn::models

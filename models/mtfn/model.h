@@ -1,0 +1,99 @@
+// MTFN, MMSA's multi-task tensor fusion network (mtfn.md §2), with PyTorch's parameter names:
+// audio/video SubNets (BatchNorm1d -> Dropout -> 3 x Linear+ReLU), a text SubNet (one-layer LSTM,
+// last hidden state, Linear), three unimodal heads and the fusion head on z = [1;a](x)[1;v](x)[1;t].
+// Also MMSA's multi-task loss. Not the training loop (trainer.h) nor the optimiser groups (optimizer.h).
+#pragma once
+
+#include <memory>
+
+#include "core/tensor.h"
+#include "data/batch.h"
+#include "models/mtfn/config.h"
+#include "nn/batchnorm.h"
+#include "nn/dropout.h"
+#include "nn/fusion.h"
+#include "nn/linear.h"
+#include "nn/lstm.h"
+#include "nn/module.h"
+
+namespace mtfn::models {
+
+// Dimensions: B batch, S text steps, Dt/Da/Dv input widths, Ht/Ha/Hv hidden widths, To text_out,
+// O output width (1 in regression, num_classes in classification), F = (Ha+1)(Hv+1)(To+1).
+
+// BatchNorm1d `norm` -> Dropout `drop` -> Linear+ReLU `linear_1..3` (MMSA's SubNet).
+class SubNet : public nn::Module {
+ public:
+  SubNet(int64_t in, int64_t hidden, double dropout, nn::Generator& gen, DType dtype);
+  Tensor forward(const Tensor& x);  // (B, D) -> (B, H)
+  std::shared_ptr<nn::BatchNorm1d> norm;
+  std::shared_ptr<nn::Dropout> drop;
+  std::shared_ptr<nn::Linear> linear_1, linear_2, linear_3;
+};
+
+// LSTM `rnn` over all S steps, its last hidden state h_S -> Linear `linear_1` (MMSA's TextSubNet;
+// the dropout between them is p = 0 for a one-layer LSTM, so it is left out).
+class TextSubNet : public nn::Module {
+ public:
+  TextSubNet(int64_t in, int64_t hidden, int64_t out, nn::Generator& gen, DType dtype);
+  Tensor forward(const Tensor& x) const;  // (B, S, Dt) -> (B, To)
+  std::shared_ptr<nn::LSTM> rnn;
+  std::shared_ptr<nn::Linear> linear_1;
+};
+
+// Dropout -> Linear+ReLU -> Linear+ReLU -> Linear: the body of every head.
+struct Head {
+  std::shared_ptr<nn::Dropout> dropout;
+  std::shared_ptr<nn::Linear> layer_1, layer_2, layer_3;
+  Tensor forward(const Tensor& x) const;
+};
+
+struct MtfnOutput {
+  Tensor M, T, A, V;                               // (B, O); M squashed to [-3, 3] in regression
+  Tensor feature_t, feature_a, feature_v, feature_f;  // (B,To), (B,Ha), (B,Hv), (B,F)
+  const Tensor& task(int i) const { return i == 0 ? M : i == 1 ? T : i == 2 ? A : V; }
+};
+
+class Mtfn : public nn::Module {
+ public:
+  // Parameters drawn from `init_seed` (PyTorch's default distributions), dropout masks keyed by
+  // named_seed(init_seed, "<module name>"). The largest layer is made directly in `dtype`.
+  Mtfn(const MtfnConfig& cfg, uint64_t init_seed, DType dtype = DType::F32);
+
+  // text (B,S,Dt), audio (B,Da), vision (B,Dv).
+  MtfnOutput forward(const Tensor& text, const Tensor& audio, const Tensor& vision);
+
+  // Every dropout draws the masks of training step `step` for global rows from `row_offset`.
+  void set_dropout_step(uint64_t step, int64_t row_offset = 0);
+
+  const MtfnConfig& config() const { return cfg_; }
+  DType dtype() const { return dtype_; }
+
+  Tensor output_range, output_shift;  // (1) each, frozen: M = sigmoid(.) * 6 - 3 in regression
+  std::shared_ptr<SubNet> audio_subnet, video_subnet;
+  std::shared_ptr<TextSubNet> text_subnet;
+  Head post_fusion, post_text, post_audio, post_video;
+
+ private:
+  Head make_head(const std::string& name, int64_t in, int64_t hidden, double p, nn::Generator& gen);
+  MtfnConfig cfg_;
+  DType dtype_;
+  uint64_t seed_;
+  std::vector<std::shared_ptr<nn::Dropout>> dropouts_;
+};
+
+// MMSA's loss: sum over tasks M, T, A, V of weight * criterion(output, the task's own label);
+// L1 (mean) in regression, cross-entropy (mean) on classes per label_class in classification.
+// A task with weight 0 is still computed (its head then gets exact-zero gradients, as in MMSA).
+struct MtfnLoss {
+  Tensor total;     // () in the graph
+  double parts[4];  // unweighted M, T, A, V
+};
+MtfnLoss mtfn_loss(const MtfnOutput& out, const data::Batch& batch, const MtfnConfig& cfg);
+// The same with the labels given directly: labels[i] (B) for task i (M, T, A, V).
+MtfnLoss mtfn_loss(const MtfnOutput& out, const Tensor (&labels)[4], const MtfnConfig& cfg);
+
+// Classes (mtfn.md §5) of a label tensor (any dtype), compared in float32.
+std::vector<int64_t> label_classes(const Tensor& labels);
+
+}  // namespace mtfn::models
