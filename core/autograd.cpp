@@ -2,6 +2,7 @@
 // hands each node its output's gradient. See autograd.h.
 #include "core/autograd.h"
 
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -78,7 +79,7 @@ Tensor grad_buffer(const Tensor& x) {
   return impl->grad;
 }
 
-void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph, const GradReadyHook& on_leaf_ready) {
   if (!root.requires_grad())
     throw Error(fmt::format("backward: output {} does not require grad (no input requires grad, or made under NoGradGuard)",
                             root.describe()));
@@ -114,8 +115,17 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
     }
   }
 
+  // For the hook: how many uses of each leaf are still to run.
+  std::unordered_map<TensorImpl*, int> pending_uses;
+  if (on_leaf_ready) {
+    for (const Tensor& t : order)
+      for (const Tensor& in : t.impl()->grad_fn->inputs)
+        if (in.defined() && in.requires_grad() && !in.grad_fn()) ++pending_uses[in.impl()];
+  }
+
   NoGradGuard no_grad;  // backward passes are not recorded (no higher-order gradients)
   accumulate_grad(root, grad_output);
+  if (on_leaf_ready && !root.grad_fn()) on_leaf_ready(root);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* impl = it->impl();
     Tensor g = impl->grad;
@@ -124,6 +134,12 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
     impl->grad_shared = false;
     Node& node = *impl->grad_fn;
     if (g.defined()) node.backward(g);
+    if (on_leaf_ready) {
+      for (const Tensor& in : node.inputs) {
+        auto use = pending_uses.find(in.impl());
+        if (use != pending_uses.end() && --use->second == 0) on_leaf_ready(in);
+      }
+    }
     if (!retain_graph) {
       node.released = true;
       node.backward = nullptr;  // frees what the op saved for backward

@@ -50,7 +50,13 @@ void accumulate_grad(const Tensor& x, const Tensor& g);
 // in place (e.g. a GEMM with beta = 1). Call only if x.requires_grad().
 Tensor grad_buffer(const Tensor& x);
 
-// The engine behind Tensor::backward.
-void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph);
+// Called during a backward pass for each leaf that requires grad, as soon as its gradient
+// is complete for this pass (every op that used it has run). Data-parallel training starts
+// a gradient all-reduce from here while the rest of the backward pass goes on.
+using GradReadyHook = std::function<void(const Tensor& leaf)>;
+
+// The engine behind Tensor::backward; `on_leaf_ready` may be empty.
+void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph,
+                  const GradReadyHook& on_leaf_ready = {});
 
 }  // namespace mtfn

@@ -120,3 +120,26 @@ BOOST_AUTO_TEST_CASE(forward_values) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(autograd_hooks)
+
+BOOST_AUTO_TEST_CASE(leaf_ready_hook_fires_once_per_leaf_after_its_last_use) {
+  // w1 is used by the first layer only, w2 by the last one: w2's gradient is complete first.
+  Tensor x = Tensor::from_vector({1, 2}, {1, 2}, DType::F64);
+  Tensor w1 = Tensor::from_vector({0.5, -0.5, 0.25, 1.0}, {2, 2}, DType::F64).set_requires_grad(true);
+  Tensor w2 = Tensor::from_vector({1.0, 2.0}, {1, 2}, DType::F64).set_requires_grad(true);
+  Tensor h = tanh(linear(x, w1, Tensor()));
+  Tensor y = sum(add(linear(h, w2, Tensor()), sum(mul(w1, w1))));  // w1 used twice
+  std::vector<std::pair<std::string, std::vector<double>>> seen;
+  run_backward(y, Tensor::ones({}, DType::F64), false, [&](const Tensor& leaf) {
+    seen.emplace_back(leaf.same(w1) ? "w1" : leaf.same(w2) ? "w2" : "?", leaf.grad().to_vector());
+  });
+  BOOST_TEST(seen.size() == 2u);
+  BOOST_TEST(seen[0].first == "w2");
+  BOOST_TEST(seen[1].first == "w1");
+  // What the hook saw is the complete gradient.
+  BOOST_TEST(seen[0].second == w2.grad().to_vector());
+  BOOST_TEST(seen[1].second == w1.grad().to_vector());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
