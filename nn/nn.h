@@ -1,0 +1,11 @@
+// Every module of the library in one include.
+#pragma once
+
+#include "nn/batchnorm.h"
+#include "nn/dropout.h"
+#include "nn/fusion.h"
+#include "nn/linear.h"
+#include "nn/lstm.h"
+#include "nn/module.h"
+#include "nn/random.h"
+#include "nn/safetensors.h"

@@ -1,0 +1,287 @@
+// safetensors reading (every field checked before any data is trusted) and atomic writing.
+// See safetensors.h for the format and the I64 convention.
+#include "nn/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace mtfn::nn {
+
+static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr uint64_t kMaxHeader = 100u << 20;  // as the reference implementation: 100 MB
+constexpr double kExactInt = 9007199254740992.0;  // 2^53
+
+std::atomic<int64_t> g_fail_after{-1};
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+struct Entry {
+  std::string name;
+  std::string dtype;  // "F32", "F64", "I64"
+  Shape shape;
+  uint64_t begin = 0, end = 0;
+};
+
+size_t dtype_bytes(const std::string& dtype) { return dtype == "F32" ? 4 : 8; }
+
+// One entry of the header, checked; `fail` throws with the file's name in front.
+template <class Fail>
+Entry parse_entry(const std::string& name, const json& j, Fail fail) {
+  Entry e;
+  e.name = name;
+  if (!j.is_object()) fail(fmt::format("tensor '{}': entry is not a JSON object", name));
+  if (!j.contains("dtype") || !j["dtype"].is_string()) fail(fmt::format("tensor '{}': missing dtype", name));
+  e.dtype = j["dtype"].get<std::string>();
+  if (e.dtype != "F32" && e.dtype != "F64" && e.dtype != "I64")
+    fail(fmt::format("tensor '{}': unsupported dtype '{}' (F32, F64 and I64 are supported)", name, e.dtype));
+  if (!j.contains("shape") || !j["shape"].is_array()) fail(fmt::format("tensor '{}': missing shape", name));
+  uint64_t numel = 1;
+  for (const json& d : j["shape"]) {
+    if (!d.is_number_unsigned()) fail(fmt::format("tensor '{}': shape {} is not a list of sizes", name, j["shape"].dump()));
+    const uint64_t n = d.get<uint64_t>();
+    if (n != 0 && numel > (uint64_t{1} << 56) / n) fail(fmt::format("tensor '{}': shape {} is too large", name, j["shape"].dump()));
+    numel *= n;
+    e.shape.push_back(static_cast<int64_t>(n));
+  }
+  const json* off = j.contains("data_offsets") ? &j["data_offsets"] : nullptr;
+  if (!off || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+      !(*off)[1].is_number_unsigned())
+    fail(fmt::format("tensor '{}': data_offsets must be [begin, end]", name));
+  e.begin = (*off)[0].get<uint64_t>();
+  e.end = (*off)[1].get<uint64_t>();
+  if (e.end < e.begin) fail(fmt::format("tensor '{}': data_offsets [{}, {}] end before they begin", name, e.begin, e.end));
+  const uint64_t need = numel * dtype_bytes(e.dtype);
+  if (e.end - e.begin != need)
+    fail(fmt::format("tensor '{}': shape {} of {} needs {} bytes, data_offsets [{}, {}] hold {}", name,
+                     shape_str(e.shape), e.dtype, need, e.begin, e.end, e.end - e.begin));
+  return e;
+}
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  auto fail = [&](const std::string& what) { throw Error(fmt::format("{}: {}", path, what)); };
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (!f) fail(fmt::format("cannot open: {}", std::strerror(errno)));
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) fail(fmt::format("cannot read its size: {}", ec.message()));
+  if (size < 8) fail(fmt::format("file is {} bytes, too short for the 8-byte header length", size));
+
+  unsigned char len_bytes[8];
+  if (std::fread(len_bytes, 1, 8, f.get()) != 8) fail("cannot read the header length");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];
+  if (n > size - 8) fail(fmt::format("header length {} runs past the end of the file ({} bytes)", n, size));
+  if (n > kMaxHeader) fail(fmt::format("header length {} exceeds the {} byte limit", n, kMaxHeader));
+  std::string text(n, '\0');
+  if (n && std::fread(text.data(), 1, n, f.get()) != n) fail("cannot read the header");
+
+  json header;
+  try {
+    header = json::parse(text);
+  } catch (const json::exception& e) {
+    std::string why = e.what();
+    if (auto p = why.find("] "); p != std::string::npos) why = why.substr(p + 2);  // drop "[json.exception...]"
+    fail(fmt::format("header is not valid JSON: {}", why));
+  }
+  if (!header.is_object()) fail("header is not a JSON object");
+
+  SafetensorsFile out;
+  std::vector<Entry> entries;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (!it.value().is_object()) fail("__metadata__ is not a JSON object");
+      for (auto m = it.value().begin(); m != it.value().end(); ++m) {
+        if (!m.value().is_string()) fail(fmt::format("__metadata__ value of '{}' is not a string", m.key()));
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(it.key(), it.value(), fail));
+  }
+
+  const uint64_t data_size = size - 8 - n;
+  for (const Entry& e : entries)
+    if (e.end > data_size)
+      fail(fmt::format("tensor '{}': data_offsets [{}, {}] run past the end of the data ({} bytes; truncated file?)",
+                       e.name, e.begin, e.end, data_size));
+  std::vector<const Entry*> by_begin;
+  for (const Entry& e : entries) by_begin.push_back(&e);
+  std::sort(by_begin.begin(), by_begin.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  for (size_t i = 1; i < by_begin.size(); ++i) {
+    const Entry* a = by_begin[i - 1];
+    const Entry* b = by_begin[i];
+    if (b->begin < a->end && b->begin != b->end && a->begin != a->end)
+      fail(fmt::format("tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", a->name, a->begin, a->end, b->name,
+                       b->begin, b->end));
+  }
+
+  for (const Entry& e : entries) {
+    const bool int64 = e.dtype == "I64";
+    Tensor t = Tensor::empty(e.shape, e.dtype == "F32" ? DType::F32 : DType::F64);
+    const uint64_t bytes = e.end - e.begin;
+    if (bytes) {
+      if (std::fseek(f.get(), static_cast<long>(8 + n + e.begin), SEEK_SET) != 0 ||
+          std::fread(t.raw_data(), 1, bytes, f.get()) != bytes)
+        fail(fmt::format("tensor '{}': cannot read its {} bytes", e.name, bytes));
+    }
+    if (int64) {  // the bytes are int64: turn them into float64 in place
+      double* p = t.data<double>();
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        int64_t v;
+        std::memcpy(&v, p + i, 8);
+        const double d = static_cast<double>(v);
+        if (std::abs(d) > kExactInt)
+          fail(fmt::format("tensor '{}': I64 value {} is beyond 2^53, not exact as float64", e.name, v));
+        p[i] = d;
+      }
+    }
+    out.tensors.insert(e.name, t, int64);
+  }
+  return out;
+}
+
+// ---- writing
+namespace {
+
+// A temp file that removes itself unless committed.
+class TempFile {
+ public:
+  TempFile(std::string final_path) : final_(std::move(final_path)), tmp_(final_ + ".tmp") {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail(fmt::format("cannot create {}: {}", tmp_, std::strerror(errno)));
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  [[noreturn]] void fail(const std::string& what) const { throw Error(fmt::format("{}: {}", final_, what)); }
+
+  void write(const void* data, size_t n) {
+    const int64_t limit = g_fail_after.load();
+    const auto* p = static_cast<const char*>(data);
+    while (n > 0) {
+      size_t chunk = std::min<size_t>(n, size_t{1} << 30);
+      if (limit >= 0 && written_ + static_cast<int64_t>(chunk) > limit) {
+        const size_t allowed = static_cast<size_t>(std::max<int64_t>(0, limit - written_));
+        if (allowed) (void)!::write(fd_, p, allowed);
+        fail(fmt::format("writing {}: simulated write failure after {} bytes", tmp_, limit));
+      }
+      const ssize_t w = ::write(fd_, p, chunk);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        fail(fmt::format("writing {}: {}", tmp_, std::strerror(errno)));
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+      written_ += w;
+    }
+  }
+
+  void commit() {
+    if (::fsync(fd_) != 0) fail(fmt::format("fsync {}: {}", tmp_, std::strerror(errno)));
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      fail(fmt::format("closing {}: {}", tmp_, std::strerror(errno)));
+    }
+    fd_ = -1;
+    if (std::rename(tmp_.c_str(), final_.c_str()) != 0)
+      fail(fmt::format("renaming {} over it: {}", tmp_, std::strerror(errno)));
+    committed_ = true;
+    // Make the rename itself durable.
+    std::filesystem::path dir = std::filesystem::path(final_).parent_path();
+    if (dir.empty()) dir = std::filesystem::current_path();
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+
+ private:
+  std::string final_, tmp_;
+  int fd_ = -1;
+  int64_t written_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+void set_write_failure_for_testing(int64_t bytes) { g_fail_after.store(bytes); }
+
+void write_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata) {
+  json header = json::object();
+  if (!metadata.empty()) {
+    json m = json::object();
+    for (const auto& [k, v] : metadata) m[k] = v;
+    header["__metadata__"] = m;
+  }
+  uint64_t offset = 0;
+  for (const NamedTensor& e : tensors) {
+    if (e.name == "__metadata__") throw Error(fmt::format("{}: '__metadata__' cannot name a tensor", path));
+    if (e.int64 && e.tensor.dtype() != DType::F64)
+      throw Error(fmt::format("{}: tensor '{}' marked int64 must be float64, is {}", path, e.name, e.tensor.describe()));
+    const char* dtype = e.int64 ? "I64" : e.tensor.dtype() == DType::F32 ? "F32" : "F64";
+    const uint64_t bytes = static_cast<uint64_t>(e.tensor.numel()) * (e.int64 ? 8 : dtype_size(e.tensor.dtype()));
+    header[e.name] = {{"dtype", dtype}, {"shape", e.tensor.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - (8 + text.size()) % 8) % 8, ' ');  // data starts 8-byte aligned
+
+  TempFile out(path);
+  unsigned char len_bytes[8];
+  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+  out.write(len_bytes, 8);
+  out.write(text.data(), text.size());
+  for (const NamedTensor& e : tensors) {
+    if (!e.int64) {
+      out.write(e.tensor.raw_data(), static_cast<size_t>(e.tensor.numel()) * dtype_size(e.tensor.dtype()));
+      continue;
+    }
+    const double* p = e.tensor.data<double>();
+    std::vector<int64_t> ints(static_cast<size_t>(e.tensor.numel()));
+    for (size_t i = 0; i < ints.size(); ++i) {
+      if (p[i] != std::trunc(p[i]) || std::abs(p[i]) > kExactInt)
+        out.fail(fmt::format("tensor '{}' is marked int64 but holds {}", e.name, p[i]));
+      ints[i] = static_cast<int64_t>(p[i]);
+    }
+    out.write(ints.data(), ints.size() * 8);
+  }
+  out.commit();
+}
+
+void save_module(const std::string& path, const Module& module, const Metadata& metadata) {
+  write_safetensors(path, module.state_dict(), metadata);
+}
+
+void load_module(const std::string& path, Module& module, const std::string& prefix) {
+  SafetensorsFile file = read_safetensors(path);
+  module.load_state_dict(prefix.empty() ? file.tensors : file.tensors.strip_prefix(prefix), path);
+}
+
+}  // namespace mtfn::nn
