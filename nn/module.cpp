@@ -126,8 +126,17 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
 }
 
-void Module::zero_grad() {
-  for (Tensor& t : parameters()) t.zero_grad();
+void zero_grad(const Tensor& param, bool set_to_none) {
+  if (!param.defined() || !param.grad().defined()) return;
+  Tensor p = param;
+  if (set_to_none || p.impl()->grad_shared)
+    p.zero_grad();
+  else
+    p.grad().fill(0.0);
+}
+
+void Module::zero_grad(bool set_to_none) {
+  for (const Tensor& t : parameters()) nn::zero_grad(t, set_to_none);
 }
 
 void Module::freeze(std::string_view dotted_name) { parameter(dotted_name).set_requires_grad(false); }

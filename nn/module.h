@@ -46,6 +46,10 @@ class TensorDict {
 };
 using StateDict = TensorDict;
 
+// One parameter's gradient zeroed in place, or dropped (set_to_none, or when the gradient
+// aliases another tensor, which an in-place fill would change too).
+void zero_grad(const Tensor& param, bool set_to_none = false);
+
 class Module {
  public:
   explicit Module(std::string type_name) : type_name_(std::move(type_name)) {}
@@ -68,7 +72,9 @@ class Module {
   void train(bool on = true);  // recursive
   void eval() { train(false); }
   bool is_training() const { return training_; }
-  void zero_grad();  // drops every parameter's gradient
+  // Zeroes every parameter's gradient in place (PyTorch 1.13's default, which keeps the buffers
+  // for the next backward), or drops the gradients with set_to_none.
+  void zero_grad(bool set_to_none = false);
   // Marks a parameter frozen (requires_grad false), e.g. MTFN's output_range / output_shift.
   void freeze(std::string_view dotted_name);
 

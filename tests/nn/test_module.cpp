@@ -86,13 +86,20 @@ BOOST_AUTO_TEST_CASE(frozen_parameters_and_modes) {
   BOOST_TEST(net.audio_subnet->norm->is_training());
 }
 
-BOOST_AUTO_TEST_CASE(zero_grad_drops_gradients) {
+BOOST_AUTO_TEST_CASE(zero_grad_fills_or_drops_gradients) {
   Generator gen(2);
   Linear lin(3, 2, gen);
   Tensor x = Tensor::ones({4, 3});
   sum(lin.forward(x)).backward();
-  BOOST_TEST(lin.weight.grad().defined());
-  lin.zero_grad();
+  const Tensor g = lin.weight.grad();
+  BOOST_TEST(g.defined());
+  lin.zero_grad();  // PyTorch 1.13: zeroed in place, the buffer kept
+  BOOST_TEST(lin.weight.grad().same(g));
+  for (double v : g.to_vector()) BOOST_TEST(v == 0.0);
+  sum(lin.forward(x)).backward();
+  BOOST_TEST(lin.weight.grad().same(g));  // the next backward adds into the same buffer
+  BOOST_TEST(g.at(0) == 1.0 * 4);
+  lin.zero_grad(/*set_to_none=*/true);
   BOOST_TEST(!lin.weight.grad().defined());
   BOOST_TEST(!lin.bias.grad().defined());
 }
