@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "data/commands.h"
+#include "models/mtfn/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"mtfn: train, evaluate and study MTFN (multi-task tensor fusion network) on CPUs"};
@@ -12,6 +13,11 @@ int main(int argc, char** argv) {
 
   mtfn::data::add_synth_command(app);
   mtfn::data::add_inspect_command(app);
+  mtfn::models::add_train_command(app);
+  mtfn::models::add_test_command(app);
+  mtfn::models::add_predict_command(app);
+  mtfn::models::add_check_grads_command(app);
+  mtfn::models::add_bench_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,215 @@
+// check-grads: MTFN in float64 against a PyTorch reference file. The comparison is per tensor
+// (max|ours - torch| / max|torch|), reported per group as its worst tensor.
+#include "models/mtfn/check_grads.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/ops.h"
+#include "models/mtfn/commands.h"
+#include "models/mtfn/model.h"
+#include "models/mtfn/optimizer.h"
+#include "nn/safetensors.h"
+
+namespace mtfn::models {
+
+using json = nlohmann::ordered_json;
+
+bool CheckReport::ok(double tolerance) const {
+  for (const CheckGroup& g : groups)
+    if (!(g.max_error <= tolerance)) return false;  // NaN fails too
+  return !groups.empty();
+}
+
+double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::fabs(a[i] - b[i]);
+    diff = std::isnan(d) ? d : std::max(diff, d);
+    scale = std::max(scale, std::fabs(b[i]));
+    if (std::isnan(diff)) return diff;
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+namespace {
+
+struct Checker {
+  const nn::TensorDict& file;
+  CheckGroup* group = nullptr;
+
+  void begin(CheckReport& r, const std::string& name) {
+    r.groups.push_back({name, 0.0, "", 0});
+    group = &r.groups.back();
+  }
+  // Compares `ours` with the file's tensor `name` (same element count; (B) vs (B,1) is fine).
+  void compare(const std::string& name, const Tensor& ours) {
+    const Tensor& ref = file.at(name);
+    double e;
+    if (!ours.defined() || ours.numel() != ref.numel()) {
+      e = std::numeric_limits<double>::infinity();
+    } else {
+      e = relative_error(ours.to_vector(), ref.to_vector());
+    }
+    ++group->tensors;
+    if (std::isnan(group->max_error)) return;  // a NaN stays the worst
+    if (group->tensors == 1 || !(e <= group->max_error)) {
+      group->max_error = e;
+      group->worst = name;
+    }
+  }
+  void compare_scalar(const std::string& name, double ours) { compare(name, Tensor::scalar(ours, DType::F64)); }
+};
+
+// The configuration from the file's __metadata__ (JSON strings under MMSA's key names).
+MtfnConfig config_from_metadata(const nn::Metadata& meta, const std::string& path) {
+  static const char* keys[] = {"feature_dims", "hidden_dims", "text_out", "post_fusion_dim", "post_text_dim",
+                               "post_audio_dim", "post_video_dim", "dropouts", "post_dropouts", "M", "T", "A", "V",
+                               "learning_rate", "text_weight_decay", "audio_weight_decay", "video_weight_decay",
+                               "train_mode", "num_classes"};
+  json j = json::object();
+  for (const char* k : keys) {
+    auto it = meta.find(k);
+    if (it == meta.end()) {
+      if (std::string(k) == "feature_dims") throw std::runtime_error(fmt::format("{}: metadata has no feature_dims", path));
+      continue;
+    }
+    try {
+      j[k] = json::parse(it->second);
+    } catch (const json::exception&) {
+      throw std::runtime_error(fmt::format("{}: metadata {}: not JSON: {}", path, k, it->second));
+    }
+  }
+  MtfnConfig cfg;
+  std::vector<std::string> warnings;
+  apply_config_json(cfg, j, path + " (metadata)", warnings);
+  return cfg;
+}
+
+int metadata_int(const nn::Metadata& meta, const std::string& key, int fallback) {
+  auto it = meta.find(key);
+  if (it == meta.end()) return fallback;
+  return json::parse(it->second).get<int>();
+}
+
+}  // namespace
+
+CheckReport check_reference(const std::string& path) {
+  const nn::SafetensorsFile f = nn::read_safetensors(path);
+  const nn::TensorDict& t = f.tensors;
+  const MtfnConfig cfg = config_from_metadata(f.metadata, path);
+  const int adam_steps = metadata_int(f.metadata, "adam_steps", 0);
+
+  Mtfn model(cfg, 0, DType::F64);
+  // The state: every name of our state_dict, taken from the file.
+  nn::StateDict initial;
+  for (const auto& e : model.state_dict()) {
+    const nn::NamedTensor* ref = t.find(e.name);
+    if (!ref) throw std::runtime_error(fmt::format("{}: no tensor '{}' (the model's state)", path, e.name));
+    initial.insert(e.name, ref->tensor, ref->int64);
+  }
+  model.load_state_dict(initial, path);
+  model.train();
+
+  CheckReport report;
+  const Tensor text = t.at("input.text").to(DType::F64).clone().set_requires_grad();
+  const Tensor audio = t.at("input.audio").to(DType::F64).clone().set_requires_grad();
+  const Tensor vision = t.at("input.vision").to(DType::F64).clone().set_requires_grad();
+  const Tensor labels[4] = {t.at("label.M"), t.at("label.T"), t.at("label.A"), t.at("label.V")};
+  report.description = fmt::format("{}, batch {}, seq {}, fusion width {}, {} Adam steps", mode_name(cfg.train_mode),
+                                   text.size(0), text.size(1), cfg.fusion_width(), adam_steps);
+  Checker c{t};
+
+  // ---- forward
+  MtfnOutput out = model.forward(text, audio, vision);
+  c.begin(report, "outputs");
+  c.compare("output.M", out.M);
+  c.compare("output.T", out.T);
+  c.compare("output.A", out.A);
+  c.compare("output.V", out.V);
+  c.compare("output.Feature_t", out.feature_t);
+  c.compare("output.Feature_a", out.feature_a);
+  c.compare("output.Feature_v", out.feature_v);
+  c.compare("output.Feature_f", out.feature_f);
+
+  // ---- loss
+  MtfnLoss loss = mtfn_loss(out, labels, cfg);
+  c.begin(report, "losses");
+  c.compare("loss", loss.total);
+  const char* task_names[4] = {"M", "T", "A", "V"};
+  for (int i = 0; i < 4; ++i) c.compare_scalar(std::string("loss.") + task_names[i], loss.parts[i]);
+
+  // ---- gradients
+  loss.total.backward();
+  c.begin(report, "gradients");
+  for (const auto& [name, p] : model.named_parameters()) {
+    if (!p.requires_grad()) continue;  // output_range / output_shift: no gradient in PyTorch either
+    c.compare("grad." + name, p.grad().defined() ? p.grad() : Tensor::zeros(p.shape(), p.dtype()));
+  }
+  c.compare("grad.input.text", text.grad());
+  c.compare("grad.input.audio", audio.grad());
+  c.compare("grad.input.vision", vision.grad());
+
+  // ---- BatchNorm buffers after the forward pass
+  c.begin(report, "buffers after");
+  for (const auto& [name, b] : model.named_buffers())
+    if (t.contains("after." + name)) c.compare("after." + name, b);
+
+  // ---- Adam steps on the same batch from the stored state, MMSA's groups
+  if (adam_steps > 0) {
+    c.begin(report, "adam steps");
+    model.load_state_dict(initial, path);
+    model.zero_grad();
+    auto optimizer = make_mtfn_optimizer(model, cfg);
+    for (int k = 1; k <= adam_steps; ++k) {
+      optimizer->zero_grad();
+      MtfnOutput o = model.forward(text.detach(), audio.detach(), vision.detach());
+      MtfnLoss l = mtfn_loss(o, labels, cfg);
+      c.compare(fmt::format("adam{}.loss", k), l.total);
+      l.total.backward();
+      optimizer->step();
+      for (const auto& [name, p] : model.named_parameters()) c.compare(fmt::format("adam{}.{}", k, name), p);
+    }
+  }
+  return report;
+}
+
+void add_check_grads_command(CLI::App& app) {
+  struct Options {
+    std::string reference;
+    double tolerance = 1e-9;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "check-grads",
+      "Compare the model's forward, loss, gradients and Adam steps with a PyTorch reference file (float64)");
+  cmd->add_option("--reference", opt->reference, "a reference file (tests/fixtures/reference/*.safetensors)")
+      ->required();
+  cmd->add_option("--tolerance", opt->tolerance, "largest relative error accepted")->capture_default_str();
+  cmd->callback([opt] {
+    CheckReport r;
+    try {
+      r = check_reference(opt->reference);
+    } catch (const std::exception& e) {
+      command_fail("check-grads", e.what(), 2);
+    }
+    std::cout << fmt::format("check-grads {}: {}\n", opt->reference, r.description);
+    for (const CheckGroup& g : r.groups)
+      std::cout << fmt::format("  {:<14} max rel err {:9.2e}  ({} tensors; worst {})  {}\n", g.name, g.max_error,
+                               g.tensors, g.worst, g.max_error <= opt->tolerance ? "ok" : "FAIL");
+    if (!r.ok(opt->tolerance)) {
+      std::cout << fmt::format("check-grads: FAILED (tolerance {:g})\n", opt->tolerance);
+      throw CLI::RuntimeError(1);
+    }
+    std::cout << fmt::format("check-grads: all within {:g}\n", opt->tolerance);
+  });
+}
+
+}  // namespace mtfn::models

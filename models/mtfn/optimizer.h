@@ -1,0 +1,21 @@
+// MMSA's Adam for MTFN (trains/multiTask/MTFN.py; docs/reference-files.md): one torch-exact Adam
+// (optim/adam.h), lr = learning_rate, five parameter groups in MMSA's order:
+//   text_subnet (text_weight_decay), audio_subnet (audio_weight_decay), video_subnet
+//   (video_weight_decay), {output_range, output_shift} with lr 0 (frozen: never stepped),
+//   every other parameter (the post_* layers) with weight decay 0.
+// The config's `weight_decay` is not used, as in MMSA.
+#pragma once
+
+#include <memory>
+
+#include "models/mtfn/config.h"
+#include "models/mtfn/model.h"
+#include "optim/adam.h"
+
+namespace mtfn::models {
+
+using MtfnOptimizer = optim::Adam;
+
+std::unique_ptr<MtfnOptimizer> make_mtfn_optimizer(Mtfn& model, const MtfnConfig& cfg);
+
+}  // namespace mtfn::models
