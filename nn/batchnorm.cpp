@@ -187,10 +187,11 @@ Tensor BatchNorm1d::forward(const Tensor& x) {
                             shape_str(x.shape())));
   if (!is_training()) return batch_norm_eval(x, weight, bias, running_mean, running_var, eps);
   Tensor mean, var;
-  Tensor y = batch_norm_train(x, weight, bias, eps, &mean, &var);
+  int64_t B = x.size(0);  // rows the statistics cover (all processes' with a train_op)
+  Tensor y = train_op ? train_op(x, weight, bias, eps, &mean, &var, &B)
+                      : batch_norm_train(x, weight, bias, eps, &mean, &var);
   // running = momentum * batch statistic + (1 - momentum) * running; running_var takes the
   // unbiased variance var * B / (B - 1), as PyTorch.
-  const int64_t B = x.size(0);
   const double unbias = double(B) / double(B - 1);
   MTFN_DISPATCH(running_mean.dtype(), {
     scalar_t* rm = running_mean.data<scalar_t>();

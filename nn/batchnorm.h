@@ -3,6 +3,8 @@
 // Each mode is one op with a hand-derived backward (docs/batchnorm.md). Not here: (B,C,L) inputs.
 #pragma once
 
+#include <functional>
+
 #include "nn/module.h"
 
 namespace mtfn::nn {
@@ -33,6 +35,13 @@ class BatchNorm1d : public Module {
   Tensor running_mean;         // (C) = 0
   Tensor running_var;          // (C) = 1
   Tensor num_batches_tracked;  // () integer, held as float64 (see NamedTensor)
+
+  // Data-parallel training (dist/sync_batch_norm.h) replaces the training-mode op with one whose
+  // statistics cover every process's rows; it returns their count N through `rows` (running_var
+  // then takes var * N / (N - 1)). Empty: batch_norm_train on this process's rows.
+  using TrainOp = std::function<Tensor(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                                       Tensor* batch_mean, Tensor* batch_var, int64_t* rows)>;
+  TrainOp train_op;
 };
 
 }  // namespace mtfn::nn
