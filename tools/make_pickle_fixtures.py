@@ -9,6 +9,7 @@ training: the files are a few KB. Run with Debian's /usr/bin/python3 (numpy 1.24
     /usr/bin/python3 tools/make_pickle_fixtures.py [--out tests/fixtures/pickle]
 """
 import argparse
+import collections
 import json
 import os
 import pickle
@@ -118,6 +119,7 @@ def variants():
         s["vision_lengths"] = [int(x) for x in s["vision_lengths"]]
         s["id"] = np.array(s["id"], dtype=object)
         s["raw_text"] = np.array(s["raw_text"], dtype=object)
+    d = collections.OrderedDict(d)  # some writers keep an OrderedDict at the top
     out.append(("p3_lists_object.pkl", 3, d))
 
     # protocol 4 (the usual): Fortran-ordered audio, big-endian vision, int32 lengths, float32
@@ -143,8 +145,9 @@ def variants():
         s["id"] = np.array(s["id"], dtype=object)
     out.append(("p5_frombuffer.pkl", 5, d))
 
-    # MOSI-like: no unimodal labels, labels in [-3, 3], other feature sizes
+    # MOSI-like: no unimodal labels, labels in [-3, 3], other feature sizes, valid labels as a list of numpy scalars
     d = {n: make_split(rng, n, k, dims=(7, 4, 6), unimodal=False, label_range=3.0) for n, k in SPLITS.items()}
+    d["valid"]["regression_labels"] = list(d["valid"]["regression_labels"])  # numpy float64 scalars
     out.append(("p4_mosi_like.pkl", 4, d))
     return out
 

@@ -129,6 +129,13 @@ BOOST_AUTO_TEST_CASE(numpy_arrays_in_every_variant) {
   PickleDocument p3 = load_pickle(fixture_dir() / "p3_lists_object.pkl");
   BOOST_TEST(p3.root().at("valid").at("regression_labels").kind() == PyKind::list);
   BOOST_TEST(p3.root().at("valid").at("raw_text").array().dtype.name() == "object");
+  BOOST_TEST(p3.root().kind() == PyKind::dict);  // written as a collections.OrderedDict
+
+  // numpy scalars (numpy.core.multiarray.scalar) in a list become plain floats
+  PickleDocument mosi = load_pickle(fixture_dir() / "p4_mosi_like.pkl");
+  PyRef labels = mosi.root().at("valid").at("regression_labels");
+  BOOST_TEST(labels.kind() == PyKind::list);
+  BOOST_TEST(labels.item(0).kind() == PyKind::floating);
 }
 
 BOOST_AUTO_TEST_CASE(numpy2_module_names_read_the_same) {
