@@ -3,7 +3,7 @@
 // Dimensions: N rows, K columns (everything after dimension 0).
 #include "nn/dropout.h"
 
-#include <cstring>
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -14,21 +14,17 @@ namespace mtfn::nn {
 
 namespace {
 
-// fn(i, row_key, col) for every flat index i of an (N,K) array, in parallel chunks; the row key
-// is computed once per row a chunk touches.
+// fn(row_key, k0, k1, i0) for every row segment of an (N,K) array that a parallel chunk
+// covers: columns [k0, k1) of one row, whose first element has flat index i0. The inner loops
+// over a segment have a fixed row key and no branches, so they vectorise.
 template <class Fn>
-void for_each_keyed(const DropoutKey& key, int64_t N, int64_t K, Fn fn) {
+void for_each_row_segment(const DropoutKey& key, int64_t N, int64_t K, Fn fn) {
   if (K == 0) return;
   parallel_for(N * K, [&](int64_t i0, int64_t i1) {
-    int64_t r = i0 / K, k = i0 % K;
-    uint64_t row_key = dropout_row_key(key.seed, key.step, static_cast<uint64_t>(key.row_offset + r));
-    for (int64_t i = i0; i < i1; ++i) {
-      fn(i, row_key, static_cast<uint64_t>(k));
-      if (++k == K && i + 1 < i1) {
-        k = 0;
-        ++r;
-        row_key = dropout_row_key(key.seed, key.step, static_cast<uint64_t>(key.row_offset + r));
-      }
+    for (int64_t i = i0; i < i1;) {
+      const int64_t r = i / K, k0 = i % K, k1 = std::min(K, k0 + (i1 - i));
+      fn(dropout_row_key(key.seed, key.step, static_cast<uint64_t>(key.row_offset + r)), k0, k1, i);
+      i += k1 - k0;
     }
   });
 }
@@ -42,8 +38,11 @@ template <class S>
 void apply_mask(const DropoutKey& key, double p, int64_t N, int64_t K, const S* in, S* out) {
   const uint64_t threshold = dropout_threshold(p);
   const S scale = static_cast<S>(1.0 / (1.0 - p));
-  for_each_keyed(key, N, K, [&](int64_t i, uint64_t row_key, uint64_t col) {
-    out[i] = dropout_keep_bits(row_key, col, threshold) ? in[i] * scale : S(0);
+  for_each_row_segment(key, N, K, [&](uint64_t row_key, int64_t k0, int64_t k1, int64_t i0) {
+    const S* x = in + i0 - k0;
+    S* y = out + i0 - k0;
+    for (int64_t k = k0; k < k1; ++k)
+      y[k] = dropout_keep_bits(row_key, static_cast<uint64_t>(k), threshold) ? x[k] * scale : S(0);
   });
 }
 
@@ -52,8 +51,9 @@ void apply_mask(const DropoutKey& key, double p, int64_t N, int64_t K, const S* 
 void dropout_mask(const DropoutKey& key, double p, int64_t N, int64_t K, uint8_t* mask) {
   check_p(p);
   const uint64_t threshold = dropout_threshold(p);
-  for_each_keyed(key, N, K, [&](int64_t i, uint64_t row_key, uint64_t col) {
-    mask[i] = dropout_keep_bits(row_key, col, threshold) ? 1 : 0;
+  for_each_row_segment(key, N, K, [&](uint64_t row_key, int64_t k0, int64_t k1, int64_t i0) {
+    uint8_t* m = mask + i0 - k0;
+    for (int64_t k = k0; k < k1; ++k) m[k] = dropout_keep_bits(row_key, static_cast<uint64_t>(k), threshold) ? 1 : 0;
   });
 }
 
