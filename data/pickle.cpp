@@ -1,6 +1,7 @@
-// The pickle machine behind load_pickle: a byte source (file or memory), the opcode loop, and the
-// few numpy / _codecs globals it knows how to build. Nothing here calls out to Python or runs code.
-// Every length is checked against the bytes left before anything is allocated.
+// The pickle machine behind load_pickle and load_torch_pickle: a byte source (file or memory), the
+// opcode loop, and the few numpy / _codecs (feature files) or torch (checkpoints) globals it knows
+// how to build. Nothing here calls out to Python or runs code. Every length is checked against the
+// bytes left before anything is allocated.
 #include "data/pickle.h"
 
 #include <fcntl.h>
@@ -58,12 +59,24 @@ int64_t NdArray::count() const {
   return n;
 }
 
-std::string NdArray::shape_string() const {
+namespace {
+std::string tuple_string(const std::vector<int64_t>& shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i) s += fmt::format("{}{}", i ? ", " : "", shape[i]);
   if (shape.size() == 1) s += ",";
   return s + ")";
 }
+}  // namespace
+
+std::string NdArray::shape_string() const { return tuple_string(shape); }
+
+int64_t TorchTensorRef::count() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;  // validated against overflow when the tensor was built
+  return n;
+}
+
+std::string TorchTensorRef::shape_string() const { return tuple_string(shape); }
 
 namespace {
 
@@ -158,6 +171,8 @@ std::string_view a_kind_name(PyKind kind) {
     case PyKind::global: return "a global";
     case PyKind::dtype: return "a numpy.dtype";
     case PyKind::ndarray: return "a numpy.ndarray";
+    case PyKind::torch_storage: return "a torch storage";
+    case PyKind::torch_tensor: return "a torch.Tensor";
   }
   return "?";
 }
@@ -176,6 +191,8 @@ std::string_view kind_name(PyKind kind) {
     case PyKind::global: return "global";
     case PyKind::dtype: return "numpy.dtype";
     case PyKind::ndarray: return "numpy.ndarray";
+    case PyKind::torch_storage: return "torch storage";
+    case PyKind::torch_tensor: return "torch.Tensor";
   }
   return "?";
 }
@@ -271,6 +288,18 @@ const NpDType& PyRef::dtype() const {
   return doc_->dtypes_[n.side];
 }
 
+const TorchStorageRef& PyRef::torch_storage() const {
+  const auto& n = doc_->nodes_[id_];
+  if (n.kind != PyKind::torch_storage) throw PickleError(fmt::format("expected a torch storage, got {}", kind_name()));
+  return doc_->storages_[n.side];
+}
+
+const TorchTensorRef& PyRef::torch_tensor() const {
+  const auto& n = doc_->nodes_[id_];
+  if (n.kind != PyKind::torch_tensor) throw PickleError(fmt::format("expected a torch.Tensor, got {}", kind_name()));
+  return doc_->tensors_[n.side];
+}
+
 // ---------------------------------------------------------------- the byte source
 
 namespace {
@@ -342,7 +371,10 @@ class ByteSource {
   size_t head_ = 0, tail_ = 0;
 };
 
-enum class Global : int64_t { reconstruct, ndarray_type, dtype_type, frombuffer, scalar, codecs_encode, ordered_dict };
+enum class Global : int64_t {
+  reconstruct, ndarray_type, dtype_type, frombuffer, scalar, codecs_encode, ordered_dict,  // feature files
+  rebuild_tensor, float_storage, double_storage, long_storage                              // torch checkpoints
+};
 
 struct KnownGlobal {
   std::string_view module, name;
@@ -359,6 +391,14 @@ constexpr KnownGlobal kKnownGlobals[] = {
     {"numpy._core.multiarray", "scalar", Global::scalar},
     {"_codecs", "encode", Global::codecs_encode},
     {"collections", "OrderedDict", Global::ordered_dict},
+};
+// What a `torch.save(model.state_dict())` pickle needs, and nothing else.
+constexpr KnownGlobal kTorchGlobals[] = {
+    {"collections", "OrderedDict", Global::ordered_dict},
+    {"torch._utils", "_rebuild_tensor_v2", Global::rebuild_tensor},
+    {"torch", "FloatStorage", Global::float_storage},
+    {"torch", "DoubleStorage", Global::double_storage},
+    {"torch", "LongStorage", Global::long_storage},
 };
 
 const char* opcode_name(uint8_t op) {
@@ -391,7 +431,8 @@ const char* opcode_name(uint8_t op) {
 
 class PickleMachine {
  public:
-  PickleMachine(ByteSource& in, std::string_view name, const PickleLimits& limits) : in_(in), limits_(limits) {
+  PickleMachine(ByteSource& in, std::string_view name, const PickleLimits& limits, bool torch = false)
+      : in_(in), limits_(limits), torch_(torch) {
     doc_.name_ = std::string(name);
   }
 
@@ -689,11 +730,15 @@ class PickleMachine {
       }
       case 'R': reduce(); return;
       case 'b': build(); return;
+      case 'Q':
+        if (!torch_) fail("opcode BINPERSID (0x51) is not allowed in a feature file");
+        persistent_load();
+        return;
       case 0x97: case 0x98:
         fail("opcode {} (out-of-band buffer) is not supported: save the pickle without buffer_callback", opcode_name(op));
       default: {
         const char* name = opcode_name(op);
-        if (name) fail("opcode {} (0x{:02x}) is not allowed in a feature file", name, op);
+        if (name) fail("opcode {} (0x{:02x}) is not allowed in a {}", name, op, torch_ ? "PyTorch checkpoint" : "feature file");
         fail("unknown opcode 0x{:02x}", op);
       }
     }
@@ -737,7 +782,8 @@ class PickleMachine {
   }
 
   uint32_t make_global(std::string_view module, std::string_view name) {
-    for (const auto& g : kKnownGlobals)
+    std::span<const KnownGlobal> known = torch_ ? std::span<const KnownGlobal>(kTorchGlobals) : kKnownGlobals;
+    for (const auto& g : known)
       if (g.module == module && g.name == name) {
         uint32_t id = new_node(PyKind::global);
         node(id).i = static_cast<int64_t>(g.what);
@@ -745,8 +791,100 @@ class PickleMachine {
         doc_.strings_.push_back(fmt::format("{}.{}", module, name));
         return id;
       }
+    if (torch_ && module == "torch" && name.ends_with("Storage"))
+      fail("tensors of torch.{} are not supported (only float32, float64 and int64)", printable(name));
+    if (torch_)
+      fail("global '{}.{}' is not allowed (a state_dict checkpoint needs only OrderedDict, _rebuild_tensor_v2 and "
+           "torch.Float/Double/LongStorage)",
+           printable(module), printable(name));
     fail("global '{}.{}' is not allowed (a feature file needs only numpy arrays, dtypes and _codecs.encode)",
          printable(module), printable(name));
+  }
+
+  // ---- BINPERSID: ('storage', torch.<Type>Storage, key, location, numel[, view_metadata = None])
+  void persistent_load() {
+    uint32_t pid = pop("BINPERSID");
+    if (kind(pid) != PyKind::tuple) fail("BINPERSID of {} (expected a tuple)", kname(pid));
+    const std::vector<uint32_t> p = items(pid);
+    if (p.size() != 5 && p.size() != 6) fail("persistent id has {} items (expected 5, or 6 in the legacy format)", p.size());
+    if (kind(p[0]) != PyKind::str || str(p[0]) != "storage") fail("persistent id is not a 'storage' record");
+    if (kind(p[1]) != PyKind::global) fail("persistent id: storage type is {}", kname(p[1]));
+    NpDType dtype;
+    switch (static_cast<Global>(node(p[1]).i)) {
+      case Global::float_storage: dtype = {NpKind::float32, 4, false}; break;
+      case Global::double_storage: dtype = {NpKind::float64, 8, false}; break;
+      case Global::long_storage: dtype = {NpKind::int64, 8, false}; break;
+      default: fail("persistent id: storage type is {}, not a storage class", str(p[1]));
+    }
+    if (kind(p[2]) != PyKind::str) fail("persistent id: key is {}", kname(p[2]));
+    if (kind(p[3]) != PyKind::str) fail("persistent id: location is {}", kname(p[3]));
+    if (kind(p[4]) != PyKind::integer || node(p[4]).i < 0) fail("persistent id: numel is {}", kname(p[4]));
+    if (p.size() == 6 && kind(p[5]) != PyKind::none) fail("persistent id: storage views of torch < 0.4 are not supported");
+    const std::string& key = str(p[2]);
+    if (key.size() > 256) fail("persistent id: key longer than 256 bytes");
+    const int64_t numel = node(p[4]).i;
+    if (numel > (int64_t{1} << 59)) fail("storage '{}': {} elements is too large", printable(key), numel);
+    uint32_t index;
+    auto it = storage_index_.find(key);
+    if (it == storage_index_.end()) {
+      index = static_cast<uint32_t>(doc_.storages_.size());
+      doc_.storages_.push_back({key, dtype, str(p[3]), numel});
+      storage_index_.emplace(key, index);
+    } else {
+      index = it->second;
+      const TorchStorageRef& s = doc_.storages_[index];
+      if (s.dtype.kind != dtype.kind || s.numel != numel)
+        fail("storage '{}' is named as {} {} and as {} {}", printable(key), s.numel, s.dtype.name(), numel, dtype.name());
+    }
+    uint32_t id = new_node(PyKind::torch_storage);
+    node(id).side = index;
+    push(id);
+  }
+
+  // _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, backward_hooks[, metadata])
+  void rebuild_tensor(const std::vector<uint32_t>& a) {
+    if (kind(a[0]) != PyKind::torch_storage) fail("_rebuild_tensor_v2 of {} (expected a storage)", kname(a[0]));
+    if (kind(a[1]) != PyKind::integer || node(a[1]).i < 0) fail("_rebuild_tensor_v2: storage offset is {}", kname(a[1]));
+    TorchTensorRef t;
+    t.storage = node(a[0]).side;
+    t.offset = node(a[1]).i;
+    t.shape = read_shape(a[2], "_rebuild_tensor_v2 size");
+    t.stride = read_shape(a[3], "_rebuild_tensor_v2 stride");
+    if (t.stride.size() != t.shape.size())
+      fail("_rebuild_tensor_v2: size {} and stride {} differ in length", tuple_string(t.shape), tuple_string(t.stride));
+    if (kind(a[4]) != PyKind::boolean && kind(a[4]) != PyKind::integer) fail("_rebuild_tensor_v2: requires_grad is {}", kname(a[4]));
+    t.requires_grad = node(a[4]).i != 0;
+    if (kind(a[5]) != PyKind::dict) fail("_rebuild_tensor_v2: backward_hooks is {} (expected an OrderedDict)", kname(a[5]));
+    if (items(a[5]).size() != 0) fail("_rebuild_tensor_v2: backward hooks are not supported");
+    if (a.size() == 7 && kind(a[6]) != PyKind::none && kind(a[6]) != PyKind::dict)
+      fail("_rebuild_tensor_v2: metadata is {}", kname(a[6]));
+    // Every element the view reaches must lie inside the storage (CVE-2026-24747 in PyTorch's own
+    // loader): count, and offset + sum (size-1)*stride, computed without overflow.
+    const TorchStorageRef& s = doc_.storages_[t.storage];
+    uint64_t count = 1, last = static_cast<uint64_t>(t.offset);
+    for (size_t k = 0; k < t.shape.size(); ++k)
+      if (__builtin_mul_overflow(count, static_cast<uint64_t>(t.shape[k]), &count))
+        fail("_rebuild_tensor_v2: size {} has more elements than fit 64 bits", tuple_string(t.shape));
+    if (count > (uint64_t{1} << 59)) fail("_rebuild_tensor_v2: size {} is too large", tuple_string(t.shape));
+    if (count == 0) {
+      if (last > static_cast<uint64_t>(s.numel))
+        fail("tensor of size {} at offset {} lies outside storage '{}' of {} elements", tuple_string(t.shape), t.offset,
+             printable(s.key), s.numel);
+    } else {
+      for (size_t k = 0; k < t.shape.size(); ++k) {
+        uint64_t span;
+        if (__builtin_mul_overflow(static_cast<uint64_t>(t.shape[k] - 1), static_cast<uint64_t>(t.stride[k]), &span) ||
+            __builtin_add_overflow(last, span, &last))
+          fail("_rebuild_tensor_v2: size {} with stride {} overflows", tuple_string(t.shape), tuple_string(t.stride));
+      }
+      if (last >= static_cast<uint64_t>(s.numel))
+        fail("tensor of size {}, stride {}, offset {} reaches element {} of storage '{}', which has {} elements",
+             tuple_string(t.shape), tuple_string(t.stride), t.offset, last, printable(s.key), s.numel);
+    }
+    uint32_t id = new_node(PyKind::torch_tensor);
+    node(id).side = static_cast<uint32_t>(doc_.tensors_.size());
+    doc_.tensors_.push_back(std::move(t));
+    push(id);
   }
 
   static std::string printable(std::string_view s) {
@@ -821,10 +959,21 @@ class PickleMachine {
         push(new_bytes(latin1_encode(str(a[0]))));
         return;
       }
-      case Global::ordered_dict:
+      case Global::ordered_dict: {
         if (!a.empty()) fail("collections.OrderedDict with arguments");
-        push(new_container(PyKind::dict));
+        uint32_t d = new_container(PyKind::dict);
+        node(d).i = kOrderedDict;  // may take a BUILD (its instance __dict__, e.g. state_dict's _metadata)
+        push(d);
         return;
+      }
+      case Global::rebuild_tensor:
+        want(6, 7);
+        rebuild_tensor(a);
+        return;
+      case Global::float_storage:
+      case Global::double_storage:
+      case Global::long_storage:
+        fail("{} cannot be called (storages come only from persistent ids)", fname);
       case Global::ndarray_type:
         fail("numpy.ndarray cannot be called directly");
     }
@@ -913,6 +1062,12 @@ class PickleMachine {
     uint32_t target = top("BUILD");
     if (kind(target) == PyKind::dtype) return build_dtype(doc_.dtypes_[node(target).side], state);
     if (kind(target) == PyKind::ndarray) return build_array(doc_.arrays_[node(target).side], state);
+    if (kind(target) == PyKind::dict && node(target).i == kOrderedDict) {
+      // OrderedDict's attributes, e.g. a state_dict's `_metadata` (module versions): accepted, ignored.
+      if (kind(state) != PyKind::dict) fail("OrderedDict state is {} (expected a dict of attributes)", kname(state));
+      add_child(target, state);  // keeps the depth bound honest
+      return;
+    }
     fail("BUILD applied to {} (only numpy arrays and dtypes take a state)", kname(target));
   }
 
@@ -968,8 +1123,12 @@ class PickleMachine {
     arr.has_state = true;
   }
 
+  static constexpr int64_t kOrderedDict = 1;  // Node::i of a dict made by collections.OrderedDict
+
   ByteSource& in_;
   PickleLimits limits_;
+  bool torch_ = false;  // the PyTorch dialect (load_torch_pickle)
+  std::unordered_map<std::string, uint32_t> storage_index_;  // storage key -> index in doc_.storages_
   PickleDocument doc_;
   std::vector<uint32_t> stack_;
   std::vector<size_t> marks_;
@@ -980,6 +1139,14 @@ class PickleMachine {
 PickleDocument load_pickle_bytes(std::span<const std::byte> bytes, std::string_view name, const PickleLimits& limits) {
   ByteSource src(bytes);
   return PickleMachine(src, name, limits).run();
+}
+
+PickleDocument load_torch_pickle(std::span<const std::byte> bytes, std::string_view name, size_t* consumed,
+                                 const PickleLimits& limits) {
+  ByteSource src(bytes);
+  PickleDocument doc = PickleMachine(src, name, limits, /*torch=*/true).run();
+  if (consumed) *consumed = static_cast<size_t>(src.offset());
+  return doc;
 }
 
 PickleDocument load_pickle(const std::filesystem::path& path, const PickleLimits& limits) {

@@ -1,6 +1,8 @@
 // A safe reader for the subset of Python pickles that MMSA feature files use (protocols 2-5,
-// plain containers, numpy arrays and dtypes). It interprets opcodes; it never executes anything.
-// Not a general unpickler: any other global or opcode is an error naming it and its byte offset.
+// plain containers, numpy arrays and dtypes) and, as a second dialect, the `data.pkl` of PyTorch
+// checkpoints (tensors over persistent storages; data/pth.h reads the storages). It interprets
+// opcodes; it never executes anything. Not a general unpickler: any other global or opcode is an
+// error naming it and its byte offset.
 #pragma once
 
 #include <cstddef>
@@ -65,7 +67,29 @@ struct NdArray {
   std::string element_as_string(int64_t c_index) const;
 };
 
-enum class PyKind : uint8_t { none, boolean, integer, floating, str, bytes, list, tuple, dict, global, dtype, ndarray };
+// A storage a PyTorch pickle names by persistent id ('storage', torch.FloatStorage, key, location,
+// numel): its element type and declared length. The bytes live outside the pickle (data/pth.h).
+struct TorchStorageRef {
+  std::string key;       // "0", "1", ... (zip) or a number string (legacy format)
+  NpDType dtype;         // float32, float64 or int64, little-endian
+  std::string location;  // "cpu", "cuda:0", ... (recorded, not used)
+  int64_t numel = 0;     // declared element count
+};
+
+// A tensor rebuilt by torch._utils._rebuild_tensor_v2: a strided view of one storage. The reader
+// checks that every element the view reaches lies inside the storage's declared numel.
+struct TorchTensorRef {
+  uint32_t storage = 0;  // index into PickleDocument::torch_storages()
+  int64_t offset = 0;    // in elements
+  std::vector<int64_t> shape;
+  std::vector<int64_t> stride;  // in elements, >= 0
+  bool requires_grad = false;
+  int64_t count() const;  // number of elements
+  std::string shape_string() const;
+};
+
+enum class PyKind : uint8_t { none, boolean, integer, floating, str, bytes, list, tuple, dict, global, dtype, ndarray,
+                              torch_storage, torch_tensor };
 std::string_view kind_name(PyKind kind);    // "int", "list", "numpy.ndarray", ...
 std::string_view a_kind_name(PyKind kind);  // "an int", "a list", "None", ...
 
@@ -92,6 +116,8 @@ class PyRef {
   PyRef at(std::string_view key) const;  // throws PickleError if absent
   const NdArray& array() const;
   const NpDType& dtype() const;
+  const TorchStorageRef& torch_storage() const;
+  const TorchTensorRef& torch_tensor() const;
   uint32_t id() const { return id_; }
 
  private:
@@ -104,6 +130,8 @@ class PickleDocument {
  public:
   PyRef root() const { return PyRef(this, root_); }
   const std::string& source_name() const { return name_; }
+  // Every storage the pickle names (torch dialect), each key once.
+  const std::vector<TorchStorageRef>& torch_storages() const { return storages_; }
 
  private:
   friend class PyRef;
@@ -123,6 +151,8 @@ class PickleDocument {
   std::vector<std::vector<uint32_t>> items_;             // list/tuple elements, dict k,v,k,v
   std::vector<NdArray> arrays_;
   std::vector<NpDType> dtypes_;
+  std::vector<TorchStorageRef> storages_;
+  std::vector<TorchTensorRef> tensors_;
   uint32_t root_ = 0;
   std::string name_;
 };
@@ -139,6 +169,14 @@ struct PickleLimits {
 PickleDocument load_pickle(const std::filesystem::path& path, const PickleLimits& limits = {});
 // Same from memory; `name` is used in error messages.
 PickleDocument load_pickle_bytes(std::span<const std::byte> bytes, std::string_view name,
+                                 const PickleLimits& limits = {});
+
+// The PyTorch dialect, for the data.pkl of a `torch.save` checkpoint: the globals are
+// collections.OrderedDict (its `_metadata` state accepted and ignored), torch._utils._rebuild_tensor_v2
+// and torch.FloatStorage / DoubleStorage / LongStorage; BINPERSID takes a storage's persistent id.
+// No numpy globals. Reads one pickle from the start of `bytes`; `consumed` (if given) receives the
+// bytes up to and including its STOP (the legacy format puts several pickles one after another).
+PickleDocument load_torch_pickle(std::span<const std::byte> bytes, std::string_view name, size_t* consumed = nullptr,
                                  const PickleLimits& limits = {});
 
 }  // namespace mtfn::data
