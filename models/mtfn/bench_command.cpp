@@ -45,11 +45,11 @@ void add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "Time training steps of the full CH-SIMS-config MTFN on random inputs");
   cmd->add_option("--batch-size", opt->batch_size, "samples per step")->capture_default_str();
   cmd->add_option("--steps", opt->steps, "timed steps (after one untimed warm-up step)")->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "worker threads (0: all cores)");
+  cmd->add_option("--threads", opt->threads, "worker threads of oneTBB and OpenBLAS (0: all cores)");
   cmd->callback([opt] {
     if (opt->batch_size < 2 || opt->steps < 1 || opt->threads < 0)
       command_fail("bench", "--batch-size must be >= 2, --steps >= 1, --threads >= 0", 2);
-    ThreadLimit threads(opt->threads);
+    ThreadLimit threads(opt->threads, /*blas_too=*/true);
     using Clock = std::chrono::steady_clock;
     auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
     try {

@@ -20,10 +20,11 @@ void add_bench_command(CLI::App& app);
 // Prints "mtfn <command>: <message>" on stderr and throws CLI::RuntimeError(status).
 [[noreturn]] void command_fail(const std::string& command, const std::string& message, int status);
 
-// Sets the worker threads of oneTBB and OpenBLAS for the life of the object (0 = leave the default).
+// Limits oneTBB's worker threads for the life of the object (0 = all cores). OpenBLAS's own thread
+// count is left alone (see commands.cpp: its results depend on it) unless `blas_too` (bench).
 class ThreadLimit {
  public:
-  explicit ThreadLimit(int threads);
+  explicit ThreadLimit(int threads, bool blas_too = false);
   ~ThreadLimit();
   ThreadLimit(const ThreadLimit&) = delete;
   ThreadLimit& operator=(const ThreadLimit&) = delete;
