@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "data/synth.h"
+#include "dist/process_group.h"
 #include "models/mtfn/commands.h"
 #include "models/mtfn/trainer.h"
 
@@ -18,10 +19,12 @@ namespace mtfn::models {
 
 namespace {
 
-// With no --data: a synthetic CH-SIMS-shaped set (train 137 / valid 46 / test 46 at 0.1) and one
-// seed, so that the README's main job ends within minutes on 2 cores (docs/mtfn.md).
+// With no --data: a synthetic CH-SIMS-shaped set (train 137 / valid 46 / test 46 at 0.1), one seed
+// and at most 12 epochs (3 steps each), so that the README's main job, with the full CH-SIMS model,
+// ends within 5 minutes on 2 cores (docs/mtfn.md). Each can be changed with its option.
 constexpr double kNoDataScale = 0.1;
 const std::vector<uint64_t> kNoDataSeeds = {1111};
+constexpr int64_t kNoDataMaxEpochs = 12;
 
 std::vector<uint64_t> parse_seeds(const std::string& s) {
   std::vector<uint64_t> out;
@@ -53,12 +56,14 @@ std::string summary_table(const RunResults& r) {
   for (const auto& [name, mean] : sum.mean.items) {
     const bool loss = name == "Loss";
     const double k = (name == "MAE" || loss) ? 1.0 : 100.0;  // MAE and Loss read better unscaled
-    const std::string ours = r.seeds.size() > 1 ? fmt::format("{:.2f} ± {:.2f}", mean * k, sum.std.get(name) * k)
-                                                : fmt::format("{:.4g}", mean * k);
+    const int digits = k == 1.0 ? 4 : 2;
+    const std::string ours = r.seeds.size() > 1
+                                 ? fmt::format("{:.{}f} ± {:.{}f}", mean * k, digits, sum.std.get(name) * k, digits)
+                                 : fmt::format("{:.{}f}", mean * k, digits);
     std::string base = "";
     if (r.baseline.has(name)) {
       const double b = r.baseline.get(name);
-      base = std::isnan(b) ? "n/a (constant)" : fmt::format("{:.4g}", b * k);
+      base = std::isnan(b) ? "n/a (constant)" : fmt::format("{:.{}f}", b * k, digits);
     }
     out += fmt::format("{:<14} {:>22} {:>22}\n", name + ((name == "MAE" || loss) ? "" : " %"), ours, base);
   }
@@ -70,7 +75,7 @@ std::string summary_table(const RunResults& r) {
 void add_train_command(CLI::App& app) {
   struct Options {
     std::string data, config, mode, seeds, out = "runs/latest";
-    int64_t max_epochs = 0, batch_size = 0;
+    int64_t max_epochs = -1, batch_size = 0;
     int threads = 0;
     bool resume = false, keep_checkpoints = false, no_progress = false;
     double synth_scale = kNoDataScale;
@@ -81,7 +86,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--config", opt->config, "JSON with MMSA's key names (flat, or MMSA's config_regression.json)");
   cmd->add_option("--mode", opt->mode, "regression or classification (overrides the config's train_mode)");
   cmd->add_option("--seeds", opt->seeds, "comma-separated seeds (default 1111,...,1115; 1111 without --data)");
-  cmd->add_option("--max-epochs", opt->max_epochs, "stop after N epochs at most (0: only early stopping)");
+  cmd->add_option("--max-epochs", opt->max_epochs,
+                  "stop after N epochs at most (0: only early stopping, the default; 12 without --data)");
   cmd->add_option("--batch-size", opt->batch_size, "overrides the config's batch_size");
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores); results do not depend on it");
   cmd->add_option("--out", opt->out, "output folder: train.log, checkpoints, models, results")->capture_default_str();
@@ -91,6 +97,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--keep-checkpoints", opt->keep_checkpoints, "keep each seed's last checkpoint (model + Adam state)");
   cmd->add_flag("--no-progress", opt->no_progress, "no progress bar even on a terminal");
   cmd->callback([opt] {
+    // Under mpirun / srun: one of N data-parallel processes (docs/distributed.md); else a group of one.
+    std::unique_ptr<dist::ProcessGroup> group;
+    try {
+      group = std::make_unique<dist::ProcessGroup>();
+    } catch (const std::exception& e) {
+      command_fail("train", e.what(), 1);
+    }
     ThreadLimit threads(opt->threads);
     MtfnConfig cfg;
     TrainOptions t;
@@ -100,7 +113,8 @@ void add_train_command(CLI::App& app) {
       if (!opt->mode.empty()) cfg.train_mode = parse_mode(opt->mode);
       if (opt->batch_size < 0) throw ConfigError("--batch-size: expected a positive integer");
       if (opt->batch_size > 0) cfg.batch_size = opt->batch_size;
-      if (opt->max_epochs < 0) throw ConfigError("--max-epochs: expected 0 or more");
+      if (opt->max_epochs < -1) throw ConfigError("--max-epochs: expected 0 or more");
+      if (opt->max_epochs == -1) opt->max_epochs = opt->data.empty() ? kNoDataMaxEpochs : 0;
       if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
       if (!(opt->synth_scale > 0 && opt->synth_scale <= 1)) throw ConfigError("--synth-scale: expected (0, 1]");
       t.seeds = opt->seeds.empty() ? (opt->data.empty() ? kNoDataSeeds : t.seeds) : parse_seeds(opt->seeds);
@@ -137,13 +151,19 @@ void add_train_command(CLI::App& app) {
     t.resume = opt->resume;
     t.keep_checkpoints = opt->keep_checkpoints;
     t.progress = !opt->no_progress && isatty(STDOUT_FILENO);
-    t.console = &std::cout;
-    std::cout << fmt::format("mtfn train: {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}\n", t.data_label,
-                             mode_name(cfg.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
-                             fmt::join(t.seeds, ","), cfg.batch_size, cfg.learning_rate, t.out.string());
-    if (opt->data.empty() && opt->seeds.empty())
-      std::cout << "mtfn train: no --data: a small synthetic set and 1 seed (MMSA runs 5: --seeds "
-                   "1111,1112,1113,1114,1115)\n";
+    t.console = group->is_root() ? &std::cout : nullptr;
+    t.group = group.get();
+    if (group->is_root())
+      std::cout << fmt::format("mtfn train: {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}\n", t.data_label,
+                               mode_name(cfg.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
+                               fmt::join(t.seeds, ","), cfg.batch_size, cfg.learning_rate, t.out.string());
+    if (group->size() > 1 && group->is_root())
+      std::cout << fmt::format("mtfn train: data-parallel over {} processes, each taking 1/{} of every batch\n",
+                               group->size(), group->size());
+    if (opt->data.empty() && opt->seeds.empty() && group->is_root())
+      std::cout << fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
+                               "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early stopping only)\n",
+                               t.max_epochs);
     RunResults r;
     try {
       r = train_seeds(ds, cfg, t);
@@ -152,6 +172,7 @@ void add_train_command(CLI::App& app) {
     } catch (const std::exception& e) {
       command_fail("train", e.what(), 1);
     }
+    if (!group->is_root()) return;
     std::cout << "\n" << summary_table(r);
     std::cout << fmt::format("results: {}, {}; models: {}\n", (t.out / "results.json").string(),
                              (t.out / "normal" / (r.dataset + ".csv")).string(), (t.out / "models").string());

@@ -22,6 +22,7 @@
 #include "core/ops.h"
 #include "data/batch.h"
 #include "data/batching.h"
+#include "models/mtfn/data_parallel.h"
 #include "models/mtfn/optimizer.h"
 #include "models/mtfn/state_io.h"
 #include "nn/safetensors.h"
@@ -251,7 +252,7 @@ struct SeedContext {
 SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index) {
   const fs::path dir = c.opt.out / "checkpoints" / fmt::format("seed-{}", seed);
   const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors";
-  fs::create_directories(dir);
+  if (!c.opt.group || c.opt.group->is_root()) fs::create_directories(dir);
   Mtfn model(c.cfg, seed, DType::F32);
   auto optimizer = make_mtfn_optimizer(model, c.cfg);
   SeedState s;
@@ -261,6 +262,8 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     c.log.line(fmt::format("{}: resumed after epoch {} (best epoch {}, valid loss {:.4f})", tag, s.epoch,
                            s.best_epoch, s.best_valid));
   }
+  DataParallel dp(c.opt.group, model);  // with several processes: rank 0's model, synced BatchNorm, buckets
+  dp.check_same(s.step, "training steps taken");
   const data::BatchSampler sampler(c.ds.train.size, c.cfg.batch_size, seed, /*shuffle=*/true);
   while (!should_stop(s, c.cfg, c.opt.max_epochs)) {
     const auto t0 = Clock::now();
@@ -272,30 +275,35 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     for (size_t i = 0; i < batches.size(); ++i) {
       // BatchNorm cannot train on one sample (PyTorch refuses too); such a last batch is skipped.
       if (batches[i].size() < 2) continue;
-      const data::Batch b = data::make_batch(c.ds.train, batches[i], DType::F32);
-      model.set_dropout_step(s.step);
+      int64_t first_row = 0;  // this process's share of the batch (all of it on one process)
+      const std::vector<int64_t> rows = dp.shard(batches[i], &first_row);
+      const auto global_rows = static_cast<int64_t>(batches[i].size()), local_rows = static_cast<int64_t>(rows.size());
+      const data::Batch b = data::make_batch(c.ds.train, rows, DType::F32);
+      model.set_dropout_step(s.step, first_row);
       optimizer->zero_grad();
       MtfnOutput out = model.forward(b.text, b.audio, b.vision);
       MtfnLoss loss = mtfn_loss(out, b, c.cfg);
-      loss.total.backward();
+      dp.backward(loss.total, local_rows, global_rows);
       optimizer->step();
       ++s.step;
-      train_loss += loss.total.item();
+      train_loss += dp.global_loss(loss.total.item(), local_rows, global_rows);
       ++used;
       c.log.bar(fmt::format("epoch {}", epoch), static_cast<int64_t>(i + 1), static_cast<int64_t>(batches.size()),
                 seconds_since(t0) / static_cast<double>(i + 1));
     }
     train_loss /= static_cast<double>(std::max<int64_t>(used, 1));
-    const SplitEval valid = evaluate_split(model, c.ds.valid, c.cfg, c.kind, c.cfg.batch_size);
+    SplitEval valid = evaluate_split(model, c.ds.valid, c.cfg, c.kind, c.cfg.batch_size);
+    valid.loss = dp.agree(valid.loss);  // every process takes rank 0's early-stopping decision
+    dp.check_replicas(fmt::format("after epoch {}", epoch));
     s.epoch = epoch;
     const bool better = valid.loss <= s.best_valid - 1e-6;
     if (better) {
       s.best_valid = valid.loss;
       s.best_epoch = epoch;
-      save_model_file(best, model, json{{"seed", seed}, {"epoch", epoch}}.dump());
+      if (dp.is_root()) save_model_file(best, model, json{{"seed", seed}, {"epoch", epoch}}.dump());
     }
     s.history.push_back({epoch, train_loss, valid.loss, seconds_since(t0), valid.metrics});
-    save_checkpoint(last, model, *optimizer, s, seed);
+    if (dp.is_root()) save_checkpoint(last, model, *optimizer, s, seed);
     c.log.line(fmt::format("{} epoch {}: train_loss {:.4f} valid_loss {:.4f}{} | valid {} | {:.1f} s", tag, epoch,
                            train_loss, valid.loss, better ? " *" : "  ", metrics_line(valid.metrics),
                            s.history.back().seconds));
@@ -303,6 +311,7 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   // The best model (MMSA: saved at its epoch, reloaded for the test split). A run killed after
   // moving it to DIR/models finds it there.
   const fs::path final_model = c.opt.out / "models" / fmt::format("mtfn-{}.safetensors", seed);
+  dp.barrier("the best model's file");  // rank 0 has written it
   load_module_streaming(read_state_index((fs::exists(best) ? best : final_model).string()), model, "");
   const SplitEval test = evaluate_split(model, c.ds.test, c.cfg, c.kind, c.cfg.batch_size);
   SeedResult r;
@@ -312,6 +321,8 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   r.test = test.metrics;
   r.test.set("Loss", test.loss);
   // The seed is done: its best model stays, its result is recorded, its checkpoint can go.
+  dp.barrier("the test evaluation");  // every process has read the best model
+  if (!dp.is_root()) return r;
   fs::create_directories(c.opt.out / "models");
   if (fs::exists(best)) fs::rename(best, final_model);
   atomic_write_text(c.opt.out / "seeds" / fmt::format("{}.json", seed), seed_to_json(r).dump(1));
@@ -327,8 +338,11 @@ RunResults train_seeds(const data::SimsDataset& ds, const MtfnConfig& cfg, const
   const json identity = {{"config", config_to_json(cfg)}, {"data", data_fingerprint(ds)},
                          {"seeds", opt.seeds},            {"max_epochs", opt.max_epochs}};
   const fs::path run_file = opt.out / "run.json";
+  const bool root = !opt.group || opt.group->is_root();  // only rank 0 writes files
+  const bool found_run = opt.resume && fs::exists(run_file);
+  if (opt.group) opt.group->barrier("the start of the run");  // all have looked before rank 0 writes
   bool resuming = false;
-  if (opt.resume && fs::exists(run_file)) {
+  if (found_run) {
     std::ifstream in(run_file);
     json before;
     try {
@@ -341,14 +355,15 @@ RunResults train_seeds(const data::SimsDataset& ds, const MtfnConfig& cfg, const
         throw TrainInputError(fmt::format("--resume: {} was trained with another {} (see {}); use another --out",
                                           opt.out.string(), k, run_file.string()));
     resuming = true;
-  } else {
+  } else if (root) {
     // A new run in this folder: what an earlier run left there is not ours to continue.
     fs::remove_all(opt.out / "checkpoints");
     fs::remove_all(opt.out / "seeds");
     fs::remove(opt.out / "csv.done");
     atomic_write_text(run_file, identity.dump(1));
   }
-  Logger log(opt.out / "train.log", resuming, opt.console, opt.progress);
+  Logger log(root ? opt.out / "train.log" : fs::path("/dev/null"), resuming, root ? opt.console : nullptr,
+             opt.progress);
   if (opt.resume && !resuming) log.line(fmt::format("--resume: nothing to resume in {}; starting", opt.out.string()));
   const MetricKind kind = metric_kind_of(ds);
   RunResults results;
@@ -365,11 +380,12 @@ RunResults train_seeds(const data::SimsDataset& ds, const MtfnConfig& cfg, const
       results.seeds.push_back(seed_from_json(json::parse(in)));
       log.line(fmt::format("seed {} ({}/{}): finished earlier, test {}", seed, i + 1, opt.seeds.size(),
                            metrics_line(results.seeds.back().test)));
-      if (!opt.keep_checkpoints) fs::remove_all(opt.out / "checkpoints" / fmt::format("seed-{}", seed));
+      if (!opt.keep_checkpoints && root) fs::remove_all(opt.out / "checkpoints" / fmt::format("seed-{}", seed));
       continue;
     }
     results.seeds.push_back(train_one_seed(ctx, seed, i));
   }
+  if (!root) return results;
   atomic_write_text(opt.out / "results.json", results_to_json(results).dump(1) + "\n");
   if (!fs::exists(opt.out / "csv.done")) {  // a resumed run that had already finished adds no second row
     append_mmsa_csv(opt.out, results);

@@ -17,6 +17,10 @@
 #include "models/mtfn/model.h"
 #include "models/mtfn/results.h"
 
+namespace mtfn::dist {
+class ProcessGroup;
+}
+
 namespace mtfn::models {
 
 // Which metric family a file calls for: CH-SIMS (unimodal labels present) or MOSI/MOSEI.
@@ -49,6 +53,7 @@ struct TrainOptions {
   bool progress = false;         // a progress bar within each epoch (for a terminal)
   bool keep_checkpoints = false; // keep each seed's last checkpoint (model + optimizer) after it ends
   std::ostream* console = nullptr;  // where lines go besides DIR/train.log (nullptr: only the log)
+  dist::ProcessGroup* group = nullptr;  // data-parallel over its processes (models/mtfn/data_parallel.h)
 };
 
 // Errors the caller should report as bad input (exit 2), e.g. --resume on another run's folder.
