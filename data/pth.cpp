@@ -311,6 +311,16 @@ struct PthReader::Impl {
   };
 };
 
+bool is_pth_file(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::byte head[sizeof(kLegacyMagic)] = {};
+  ssize_t got = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  const std::span<const std::byte> h(head, got > 0 ? static_cast<size_t>(got) : 0);
+  return is_zip(h) || starts_with(h, kLegacyMagic);
+}
+
 PthReader::PthReader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
   Impl& r = *impl_;
   r.name = path.string();

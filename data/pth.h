@@ -44,6 +44,9 @@ struct PthEntry {
   bool contiguous() const;       // row-major without gaps (then one straight read)
 };
 
+// True if the file starts as a torch.save checkpoint does (a zip archive, or the legacy magic number).
+bool is_pth_file(const std::filesystem::path& path);
+
 class PthReader {
  public:
   // Opens the file, reads and checks data.pkl and every storage's length; values are read later.

@@ -8,6 +8,7 @@ Writes, with real torch.save:
   mtfn_small.pth             an MTFN state_dict as MMSA saves it (names prefixed "Model."), zip format
   mtfn_small_legacy.pth      the same state, torch's legacy (non-zip) format
   mtfn_small_cls.pth         a classification MTFN (num_classes 3), no prefix, float64 tensors
+  mtfn_small_inconsistent.pth  mtfn_small.pth with a name missing, one extra and one wrongly shaped
   views.pth / views_legacy.pth  tensors saved as views: transposed, sliced with an offset, strided,
                              expanded (stride 0), sharing one storage, float64, int64, 0-dim, empty
   views.json                 the values every entry of views.pth must read as (row-major)
@@ -309,6 +310,50 @@ class FakeTensorArgs(FakeTensor):
         self.args = (storage, offset, tuple(size), tuple(stride), False, hooks)
 
 
+def save_legacy(obj, path):
+    """torch.save in the legacy format, made the same every run: the storage keys (memory addresses)
+    renamed '0', '1', ... in order of first use, the key list and the storages in that order."""
+    buf = io.BytesIO()
+    torch.save(obj, buf, _use_new_zipfile_serialization=False)
+    raw = buf.getvalue()
+    f = io.BytesIO(raw)
+    for _ in range(3):  # magic, protocol version, sys_info
+        for _ in pickletools.genops(f):
+            pass
+    head, main_at = raw[:f.tell()], f.tell()
+
+    class Keys(pickle.Unpickler):  # records (key, storage type) in order of first use; builds nothing
+        def find_class(self, module, name):
+            if (module, name) == ('collections', 'OrderedDict'):
+                return collections.OrderedDict
+            if name == '_rebuild_tensor_v2':
+                return lambda *args: None
+            return name
+        def persistent_load(self, pid):
+            self.types.setdefault(pid[2], pid[1])
+
+    unpickler = Keys(f)
+    unpickler.types = {}
+    unpickler.load()
+    state = raw[main_at:f.tell()]
+    old_keys = pickle.load(f)
+    blobs = {}
+    for key in old_keys:
+        numel = int(np.frombuffer(f.read(8), '<i8')[0])
+        size = {'FloatStorage': 4, 'DoubleStorage': 8, 'LongStorage': 8}[unpickler.types[key]]
+        blobs[key] = np.int64(numel).tobytes() + f.read(numel * size)
+    order = list(unpickler.types)
+    for i, key in enumerate(order):
+        old, new = key.encode(), str(i).encode()
+        state = state.replace(b'X' + len(old).to_bytes(4, 'little') + old, b'X' + len(new).to_bytes(4, 'little') + new)
+    with open(path, 'wb') as out:
+        out.write(head + state + pickle.dumps([str(i) for i in range(len(order))], protocol=2))
+        for key in order:
+            out.write(blobs[key])
+    loaded = torch.load(path)
+    assert list(loaded) == list(obj) and all(torch.equal(loaded[k], obj[k]) for k in obj), path
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--out', default='tests/fixtures/pth')
@@ -321,7 +366,14 @@ def main():
     model = make_model(reg, 1111, 3)
     amio = AMIO(model)
     torch.save(amio.state_dict(), os.path.join(out, 'mtfn_small.pth'))
-    torch.save(amio.state_dict(), os.path.join(out, 'mtfn_small_legacy.pth'), _use_new_zipfile_serialization=False)
+    save_legacy(amio.state_dict(), os.path.join(out, 'mtfn_small_legacy.pth'))
+
+    # a state_dict that does not fit together: one name missing, one extra, one wrongly shaped
+    bad = amio.state_dict()
+    del bad['Model.post_text_layer_2.bias']
+    bad['Model.extra.weight'] = torch.zeros(2)
+    bad['Model.post_fusion_layer_1.weight'] = torch.zeros(6, 400)
+    torch.save(bad, os.path.join(out, 'mtfn_small_inconsistent.pth'))
 
     cls_cfg = tm.make_config(dict(SMALL, train_mode='classification', num_classes=3))
     cls_model = make_model(cls_cfg, 1113, 2).double()
@@ -329,7 +381,7 @@ def main():
 
     views, expected_views = make_views()
     torch.save(views, os.path.join(out, 'views.pth'))
-    torch.save(views, os.path.join(out, 'views_legacy.pth'), _use_new_zipfile_serialization=False)
+    save_legacy(views, os.path.join(out, 'views_legacy.pth'))
     with open(os.path.join(out, 'views.json'), 'w') as f:
         json.dump(expected_views, f, indent=1)
         f.write('\n')
