@@ -16,6 +16,7 @@ void add_test_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_check_grads_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_convert_command(CLI::App& app);  // convert_command.cpp: .pth -> safetensors
 
 // Prints "mtfn <command>: <message>" on stderr and throws CLI::RuntimeError(status).
 [[noreturn]] void command_fail(const std::string& command, const std::string& message, int status);

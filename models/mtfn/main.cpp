@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   mtfn::models::add_predict_command(app);
   mtfn::models::add_check_grads_command(app);
   mtfn::models::add_bench_command(app);
+  mtfn::models::add_convert_command(app);
 
   try {
     app.parse(argc, argv);

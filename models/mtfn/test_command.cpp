@@ -7,8 +7,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "data/pth.h"
 #include "data/sims_dataset.h"
 #include "models/mtfn/commands.h"
+#include "models/mtfn/pth_checkpoint.h"
 #include "models/mtfn/trainer.h"
 
 namespace mtfn::models {
@@ -26,7 +28,7 @@ Loaded load_both(const std::string& command, const std::string& checkpoint, cons
   if (split_name != "train" && split_name != "valid" && split_name != "test")
     command_fail(command, fmt::format("--split: expected train, valid or test, got '{}'", split_name), 2);
   try {
-    l.model = load_model_file(checkpoint);
+    l.model = data::is_pth_file(checkpoint) ? load_pth_model(checkpoint) : load_model_file(checkpoint);  // MMSA's .pth too
   } catch (const std::exception& e) {
     command_fail(command, e.what(), 2);
   }
@@ -55,7 +57,7 @@ void add_test_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("test", "Score a saved model on a split of a feature file");
-  cmd->add_option("--checkpoint", opt->checkpoint, "a model file (DIR/models/mtfn-<seed>.safetensors)")->required();
+  cmd->add_option("--checkpoint", opt->checkpoint, "a model file (DIR/models/mtfn-<seed>.safetensors) or a PyTorch .pth (e.g. MMSA's)")->required();
   cmd->add_option("--data", opt->data, "an MMSA feature file")->required();
   cmd->add_option("--split", opt->split, "train, valid or test")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores)");
@@ -83,7 +85,7 @@ void add_predict_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("predict", "Write a saved model's predictions for every sample of a split as CSV");
-  cmd->add_option("--checkpoint", opt->checkpoint, "a model file (DIR/models/mtfn-<seed>.safetensors)")->required();
+  cmd->add_option("--checkpoint", opt->checkpoint, "a model file (DIR/models/mtfn-<seed>.safetensors) or a PyTorch .pth (e.g. MMSA's)")->required();
   cmd->add_option("--data", opt->data, "an MMSA feature file")->required();
   cmd->add_option("--out", opt->out, "the CSV to write")->required();
   cmd->add_option("--split", opt->split, "train, valid or test")->capture_default_str();

@@ -1,0 +1,81 @@
+// MTFN from a PyTorch checkpoint (see pth_checkpoint.h).
+#include "models/mtfn/pth_checkpoint.h"
+
+#include <set>
+
+#include <fmt/format.h>
+
+namespace mtfn::models {
+
+std::string pth_prefix(const data::PthReader& reader) {
+  for (const data::PthEntry& e : reader.entries())
+    if (e.name.starts_with("Model.")) return "Model.";
+  return "";
+}
+
+MtfnConfig infer_mtfn_config(const data::PthReader& reader, const std::string& prefix) {
+  // The size `dim` of tensor `name`, which must have `rank` dimensions.
+  auto size = [&](const std::string& name, size_t rank, size_t dim) {
+    const data::PthEntry* e = reader.find(prefix + name);
+    if (!e)
+      throw data::PthError(fmt::format("{}: no tensor '{}{}': not an MTFN checkpoint (MMSA's names expected)",
+                                       reader.source_name(), prefix, name));
+    if (e->shape.size() != rank)
+      throw data::PthError(fmt::format("{}: '{}{}' has shape {}, expected {} dimensions", reader.source_name(), prefix,
+                                       name, shape_str(e->shape), rank));
+    return e->shape[dim];
+  };
+  MtfnConfig cfg;
+  cfg.feature_dims = {size("text_subnet.rnn.weight_ih_l0", 2, 1), size("audio_subnet.norm.weight", 1, 0),
+                      size("video_subnet.norm.weight", 1, 0)};
+  cfg.hidden_dims = {size("text_subnet.rnn.weight_hh_l0", 2, 1), size("audio_subnet.linear_1.weight", 2, 0),
+                     size("video_subnet.linear_1.weight", 2, 0)};
+  cfg.text_out = size("text_subnet.linear_1.weight", 2, 0);
+  cfg.post_fusion_dim = size("post_fusion_layer_1.weight", 2, 0);
+  cfg.post_text_dim = size("post_text_layer_1.weight", 2, 0);
+  cfg.post_audio_dim = size("post_audio_layer_1.weight", 2, 0);
+  cfg.post_video_dim = size("post_video_layer_1.weight", 2, 0);
+  const int64_t out = size("post_fusion_layer_3.weight", 2, 0);
+  if (out > 1) {
+    cfg.train_mode = TrainMode::classification;
+    cfg.num_classes = out;
+  }
+  try {
+    cfg.validate();
+  } catch (const ConfigError& e) {
+    throw data::PthError(fmt::format("{}: the weight shapes give an invalid configuration: {}", reader.source_name(),
+                                     e.what()));
+  }
+  return cfg;
+}
+
+std::unique_ptr<Mtfn> load_pth_model(const data::PthReader& reader) {
+  const std::string prefix = pth_prefix(reader);
+  const MtfnConfig cfg = infer_mtfn_config(reader, prefix);
+  auto model = std::make_unique<Mtfn>(cfg, 0, DType::F32);
+  const nn::StateDict state = model->state_dict();
+  std::string problems;
+  auto note = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
+  std::set<std::string> wanted;
+  for (const nn::NamedTensor& t : state) {
+    wanted.insert(prefix + t.name);
+    const data::PthEntry* e = reader.find(prefix + t.name);
+    if (!e) note(fmt::format("missing '{}{}'", prefix, t.name));
+    else if (e->shape != t.tensor.shape())
+      note(fmt::format("'{}' has shape {} in the file, {} in the model", e->name, shape_str(e->shape),
+                       shape_str(t.tensor.shape())));
+  }
+  for (const data::PthEntry& e : reader.entries())
+    if (e.name.starts_with(prefix) && !wanted.count(e.name)) note(fmt::format("unexpected '{}'", e.name));
+  if (!problems.empty()) throw data::PthError(fmt::format("{}: {}", reader.source_name(), problems));
+  for (const nn::NamedTensor& t : state) {
+    Tensor dst = t.tensor;  // shares the module's storage: read in place
+    reader.read_into(*reader.find(prefix + t.name), dst);
+  }
+  model->eval();
+  return model;
+}
+
+std::unique_ptr<Mtfn> load_pth_model(const std::filesystem::path& path) { return load_pth_model(data::PthReader(path)); }
+
+}  // namespace mtfn::models
