@@ -26,3 +26,12 @@ set_tests_properties(dist_rank_dies PROPERTIES LABELS mpi TIMEOUT 90 ENVIRONMENT
 add_test(NAME dist_rank_hangs COMMAND ${MTFN_EXPECT_FAILURE} 40 "no progress for [0-9]+ s in .*another rank has died or hangs"
   ${MTFN_MPIRUN} -np 2 $<TARGET_FILE:dist_check> train --steps 24 --hang-at-step 5 --die-rank 1)
 set_tests_properties(dist_rank_hangs PROPERTIES LABELS mpi TIMEOUT 90 ENVIRONMENT "MTFN_DIST_TIMEOUT=5")
+
+# MTFN end to end (needs the trainer): 2 processes vs one, a killed rank, --resume (about 2 minutes).
+if(TARGET mtfn)
+  add_executable(compare_runs ${CMAKE_CURRENT_LIST_DIR}/compare_runs.cpp)
+  target_link_libraries(compare_runs PRIVATE mtfn_nn mtfn_core nlohmann_json::nlohmann_json)
+  add_test(NAME mtfn_data_parallel COMMAND ${CMAKE_CURRENT_LIST_DIR}/mtfn_data_parallel.sh $<TARGET_FILE:mtfn>
+    $<TARGET_FILE:compare_runs> ${MTFN_MPIRUN})
+  set_tests_properties(mtfn_data_parallel PROPERTIES LABELS mpi TIMEOUT 480 ENVIRONMENT "MTFN_DIST_TIMEOUT=120")
+endif()

@@ -1,0 +1,102 @@
+// A data-parallel training step of the full CH-SIMS-config MTFN (141 M parameters) on random inputs,
+// split into compute and communication, per rank:
+//   forward | backward (the bucket all-reduces run beside it) | wait (communication left after the
+//   backward pass: not hidden) | optimizer; and reduce = first bucket start -> last bucket end.
+// Run it with one process for the compute baseline and under mpirun for N:
+//   build/bench_dist_step [--batch-size 64] [--steps 4] [--threads T]
+//   mpirun --oversubscribe --allow-run-as-root -np 2 build/bench_dist_step --threads 1
+// The global batch is split over the ranks as in training. Last line, machine-readable:
+//   bench_dist: ranks=2 step_s=... forward_s=... backward_s=... wait_s=... optimizer_s=... reduce_s=... comm_hidden=...
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "core/autograd.h"
+#include "dist/dist.h"
+#include "models/mtfn/commands.h"
+#include "models/mtfn/data_parallel.h"
+#include "models/mtfn/model.h"
+#include "models/mtfn/optimizer.h"
+#include "nn/random.h"
+
+using namespace mtfn;
+using Clock = std::chrono::steady_clock;
+
+static double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int main(int argc, char** argv) {
+  int64_t B = 64, steps = 4, seq = 39, bucket_mb = 25;
+  int threads = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--batch-size") B = std::atoll(argv[i + 1]);
+    else if (k == "--steps") steps = std::atoll(argv[i + 1]);
+    else if (k == "--threads") threads = std::atoi(argv[i + 1]);
+    else if (k == "--bucket-mb") bucket_mb = std::atoll(argv[i + 1]);
+  }
+  dist::ProcessGroup g;
+  models::ThreadLimit limit(threads);
+  const int r = g.rank(), n = g.size();
+  const int64_t lo = r * B / n, hi = (r + 1) * B / n, b = hi - lo;
+  models::MtfnConfig cfg;
+  models::Mtfn model(cfg, 1111);
+  auto adam = models::make_mtfn_optimizer(model, cfg);
+  models::DataParallel dp(n > 1 ? &g : nullptr, model);
+  std::unique_ptr<dist::GradBuckets> buckets;  // our own, to read its timing
+  if (n > 1) buckets = std::make_unique<dist::GradBuckets>(g, model.parameters(), bucket_mb << 20);
+  nn::Generator gen(7 + static_cast<uint64_t>(r));
+  data::Batch batch;
+  batch.text = Tensor::empty({b, seq, cfg.feature_dims[0]});
+  batch.audio = Tensor::empty({b, cfg.feature_dims[1]});
+  batch.vision = Tensor::empty({b, cfg.feature_dims[2]});
+  for (Tensor* t : {&batch.text, &batch.audio, &batch.vision}) nn::uniform_(*t, -1, 1, gen);
+  for (Tensor* l : {&batch.label_M, &batch.label_T, &batch.label_A, &batch.label_V}) {
+    *l = Tensor::empty({b});
+    nn::uniform_(*l, -1, 1, gen);
+  }
+  model.train();
+  std::vector<double> fwd, bwd, wait, opt, tot, red;
+  for (int64_t s = 0; s <= steps; ++s) {
+    model.set_dropout_step(static_cast<uint64_t>(s), lo);
+    g.barrier("bench step");
+    const auto t0 = Clock::now();
+    adam->zero_grad();
+    models::MtfnOutput out = model.forward(batch.text, batch.audio, batch.vision);
+    models::MtfnLoss loss = models::mtfn_loss(out, batch, cfg);
+    const auto t1 = Clock::now();
+    double w = 0, rd = 0;
+    if (buckets) {
+      buckets->backward(loss.total, b, B);
+      w = buckets->last_timing().wait_s, rd = buckets->last_timing().reduce_s;
+    } else {
+      loss.total.backward();
+    }
+    const auto t2 = Clock::now();
+    adam->step();
+    const auto t3 = Clock::now();
+    if (g.is_root())
+      std::printf("  step %lld%s: %.3f s (forward %.3f, backward %.3f of which waiting %.3f, optimizer %.3f; "
+                  "all-reduce %.3f)\n",
+                  static_cast<long long>(s), s == 0 ? " (warm-up)" : "", secs(t0, t3), secs(t0, t1),
+                  secs(t1, t2), w, secs(t2, t3), rd);
+    if (s == 0) continue;
+    fwd.push_back(secs(t0, t1)), bwd.push_back(secs(t1, t2) - w), wait.push_back(w), opt.push_back(secs(t2, t3));
+    tot.push_back(secs(t0, t3)), red.push_back(rd);
+  }
+  if (g.is_root()) {
+    const double reduce = median(red), exposed = median(wait);
+    std::printf("bench_dist: ranks=%d batch=%lld rows_per_rank=%lld threads=%d step_s=%.3f forward_s=%.3f "
+                "backward_s=%.3f wait_s=%.3f optimizer_s=%.3f reduce_s=%.3f comm_hidden=%.2f\n",
+                n, static_cast<long long>(B), static_cast<long long>(b), threads, median(tot), median(fwd),
+                median(bwd), exposed, median(opt), reduce, reduce > 0 ? 1.0 - exposed / reduce : 0.0);
+  }
+  return 0;
+}
