@@ -1,8 +1,9 @@
 // The training loop, checkpoints and resume, evaluation, and the results of a run.
 //
 // Resume: after every epoch the seed's state (model, optimizer, epoch, step, early-stopping state,
-// history) goes to DIR/checkpoints/seed-<s>/last.safetensors through a temp file + rename; the best
-// model to best.safetensors the same way, before. Nothing random is kept in a generator: the shuffle
+// history) goes to DIR/checkpoints/seed-<s>/last.safetensors through a temp file + rename; when the
+// epoch is the best so far, best.safetensors becomes a hard link to that same file (no second write
+// of the 558 MB model). Nothing random is kept in a generator: the shuffle
 // is a function of (seed, epoch) and every dropout mask of (seed, step, row, column), so a run
 // resumed from epoch e's checkpoint computes exactly what the uninterrupted run computed.
 #include "models/mtfn/trainer.h"
@@ -120,8 +121,36 @@ void save_checkpoint(const fs::path& path, const Mtfn& model, const MtfnOptimize
   nn::TensorDict all;
   all.insert_all(model.state_dict(), "model.");
   all.insert_all(opt.state_dict(), "optim.");
-  const json meta = {{"format", "mtfn-checkpoint/1"}, {"seed", seed}, {"state", s.to_json()}};
+  const json meta = {{"format", "mtfn-checkpoint/1"},
+                     {"seed", seed},
+                     {"config", config_to_json(model.config())},
+                     {"state", s.to_json()}};
   nn::write_safetensors(path.string(), all, {{"trainer", meta.dump()}});
+}
+
+// The epoch a checkpoint file holds (-1 if it is not one).
+int64_t checkpoint_epoch(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return -1;
+  try {
+    const StateFileIndex idx = read_state_index(path.string());
+    auto it = idx.metadata.find("trainer");
+    if (it == idx.metadata.end()) return -1;
+    return json::parse(it->second).at("state").at("epoch").get<int64_t>();
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// best = the checkpoint `last` (a hard link, made under a temporary name and renamed into place;
+// a copy where the file system has no hard links).
+void link_best(const fs::path& last, const fs::path& best) {
+  const fs::path tmp = best.string() + ".tmp";
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_hard_link(last, tmp, ec);
+  if (ec) fs::copy_file(last, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, best);
 }
 
 SeedState load_checkpoint(const fs::path& path, Mtfn& model, MtfnOptimizer& opt, uint64_t seed) {
@@ -220,22 +249,43 @@ void save_model_file(const fs::path& path, const Mtfn& model, const std::string&
                         {{"mtfn", meta.dump()}, {"extra", extra_json}});
 }
 
-MtfnConfig read_model_config(const fs::path& path) {
-  const StateFileIndex idx = read_state_index(path.string());
+namespace {
+
+// A model file's config and the prefix of its tensors: train's model files (metadata "mtfn", no
+// prefix), training checkpoints (metadata "trainer", "model."), MMSA-named files ("Model.").
+std::pair<MtfnConfig, std::string> model_config_and_prefix(const StateFileIndex& idx, const fs::path& path) {
   auto it = idx.metadata.find("mtfn");
-  if (it != idx.metadata.end()) return config_from_json(json::parse(it->second).at("config"), path.string());
-  throw std::runtime_error(fmt::format("{}: not an mtfn model file (no 'mtfn' metadata)", path.string()));
+  std::string prefix;
+  if (it == idx.metadata.end()) {
+    it = idx.metadata.find("trainer");
+    prefix = "model.";
+  }
+  if (it == idx.metadata.end())
+    throw std::runtime_error(
+        fmt::format("{}: not an mtfn model file or checkpoint (no 'mtfn' or 'trainer' metadata)", path.string()));
+  json meta;
+  try {
+    meta = json::parse(it->second);
+  } catch (const json::exception&) {
+    throw std::runtime_error(fmt::format("{}: unreadable metadata", path.string()));
+  }
+  if (!meta.contains("config")) throw std::runtime_error(fmt::format("{}: metadata without a config", path.string()));
+  MtfnConfig cfg = config_from_json(meta.at("config"), path.string());
+  if (prefix.empty() && !idx.entries.empty() && idx.entries.front().name.starts_with("Model.")) prefix = "Model.";
+  return {cfg, prefix};
+}
+
+}  // namespace
+
+MtfnConfig read_model_config(const fs::path& path) {
+  return model_config_and_prefix(read_state_index(path.string()), path).first;
 }
 
 std::unique_ptr<Mtfn> load_model_file(const fs::path& path) {
   const StateFileIndex idx = read_state_index(path.string());
-  auto it = idx.metadata.find("mtfn");
-  if (it == idx.metadata.end())
-    throw std::runtime_error(fmt::format("{}: not an mtfn model file (no 'mtfn' metadata)", path.string()));
-  const MtfnConfig cfg = config_from_json(json::parse(it->second).at("config"), path.string());
+  const auto [cfg, prefix] = model_config_and_prefix(idx, path);
   auto model = std::make_unique<Mtfn>(cfg, 0, DType::F32);
-  const bool mmsa_prefix = !idx.entries.empty() && idx.entries.front().name.starts_with("Model.");
-  load_module_streaming(idx, *model, mmsa_prefix ? "Model." : "", false);
+  load_module_streaming(idx, *model, prefix, /*allow_extra=*/!prefix.empty());
   return model;
 }
 
@@ -259,6 +309,9 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   const std::string tag = fmt::format("seed {} ({}/{})", seed, seed_index + 1, c.opt.seeds.size());
   if (c.opt.resume && fs::exists(last)) {
     s = load_checkpoint(last, model, *optimizer, seed);
+    // Killed between writing an improving epoch's checkpoint and linking it as the best: link now.
+    if ((!c.opt.group || c.opt.group->is_root()) && s.best_epoch == s.epoch && checkpoint_epoch(best) != s.epoch)
+      link_best(last, best);
     c.log.line(fmt::format("{}: resumed after epoch {} (best epoch {}, valid loss {:.4f})", tag, s.epoch,
                            s.best_epoch, s.best_valid));
   }
@@ -300,10 +353,12 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     if (better) {
       s.best_valid = valid.loss;
       s.best_epoch = epoch;
-      if (dp.is_root()) save_model_file(best, model, json{{"seed", seed}, {"epoch", epoch}}.dump());
     }
     s.history.push_back({epoch, train_loss, valid.loss, seconds_since(t0), valid.metrics});
-    if (dp.is_root()) save_checkpoint(last, model, *optimizer, s, seed);
+    if (dp.is_root()) {
+      save_checkpoint(last, model, *optimizer, s, seed);
+      if (better) link_best(last, best);  // MMSA saves the best model at its epoch
+    }
     c.log.line(fmt::format("{} epoch {}: train_loss {:.4f} valid_loss {:.4f}{} | valid {} | {:.1f} s", tag, epoch,
                            train_loss, valid.loss, better ? " *" : "  ", metrics_line(valid.metrics),
                            s.history.back().seconds));
@@ -312,7 +367,10 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   // moving it to DIR/models finds it there.
   const fs::path final_model = c.opt.out / "models" / fmt::format("mtfn-{}.safetensors", seed);
   dp.barrier("the best model's file");  // rank 0 has written it
-  load_module_streaming(read_state_index((fs::exists(best) ? best : final_model).string()), model, "");
+  if (fs::exists(best))
+    load_module_streaming(read_state_index(best.string()), model, "model.");
+  else
+    load_module_streaming(read_state_index(final_model.string()), model, "");
   const SplitEval test = evaluate_split(model, c.ds.test, c.cfg, c.kind, c.cfg.batch_size);
   SeedResult r;
   r.seed = seed;
@@ -324,7 +382,8 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   dp.barrier("the test evaluation");  // every process has read the best model
   if (!dp.is_root()) return r;
   fs::create_directories(c.opt.out / "models");
-  if (fs::exists(best)) fs::rename(best, final_model);
+  if (fs::exists(best))  // the model alone (558 MB), without the Adam state the checkpoint also holds
+    save_model_file(final_model, model, json{{"seed", seed}, {"epoch", s.best_epoch}}.dump());
   atomic_write_text(c.opt.out / "seeds" / fmt::format("{}.json", seed), seed_to_json(r).dump(1));
   if (!c.opt.keep_checkpoints) fs::remove_all(dir);
   c.log.line(fmt::format("{}: best epoch {} of {}, test {}", tag, r.best_epoch, s.epoch, metrics_line(r.test)));
