@@ -27,6 +27,9 @@ constexpr unsigned char kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x
                                           0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
 constexpr int64_t kLegacyProtocolVersion = 1001;
 constexpr uint64_t kMaxPickleBytes = uint64_t{256} << 20;  // a state_dict's data.pkl is kilobytes
+// A view with more elements than its storage repeats elements (stride 0, overlaps); materialised, a
+// few bytes of pickle could ask for terabytes. Parameters are never such views: refuse big ones.
+constexpr int64_t kMaxRepeatedElements = int64_t{1} << 24;
 
 PthDType pth_dtype_of(NpKind k) {
   return k == NpKind::float32 ? PthDType::float32 : k == NpKind::float64 ? PthDType::float64 : PthDType::int64;
@@ -247,6 +250,10 @@ struct PthReader::Impl {
       if (v.kind() != PyKind::torch_tensor)
         fail("state_dict entry '{}' is {} (expected a tensor)", k.as_str(), a_kind_name(v.kind()));
       const TorchTensorRef& t = v.torch_tensor();
+      const TorchStorageRef& s = doc.torch_storages()[t.storage];
+      if (t.count() > s.numel && t.count() > kMaxRepeatedElements)
+        fail("'{}': a view of size {} repeats the {} elements of storage '{}' (such views may have at most 2^24 elements)",
+             k.as_str(), t.shape_string(), s.numel, s.key);
       PthEntry e;
       e.name = std::string(k.as_str());
       e.dtype = pth_dtype_of(doc.torch_storages()[t.storage].dtype.kind);

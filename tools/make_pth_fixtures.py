@@ -221,6 +221,8 @@ def make_broken(out, good_zip, good_legacy):
         state(w=FakeTensor(fs12, 0, [1 << 40, 1 << 40, 1 << 40], [0, 0, 0])))
     put('empty_view_past_storage.pth', 'lies outside storage',
         state(w=FakeTensor(fs12, 13, [0], [1])))
+    put('expanded_huge.pth', "a view of size (1073741824,) repeats the 1 elements of storage '0'",
+        state(w=FakeTensor(FakeStorage('0', torch.FloatStorage, 1), 0, [1 << 30], [0])), {'0': f32(1)})
     put('negative_offset.pth', 'storage offset is',
         state(w=FakeTensor(fs12, -1, [2], [1])))
     put('negative_stride.pth', 'negative dimension',
