@@ -27,6 +27,13 @@ void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
               beta, c, static_cast<int>(ldc));
 }
 
+SerialBlas::SerialBlas() : previous_(openblas_get_num_threads()) {
+  if (previous_ != 1) openblas_set_num_threads(1);
+}
+SerialBlas::~SerialBlas() {
+  if (previous_ != 1) openblas_set_num_threads(previous_);
+}
+
 template <class T>
 void gemm_reference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
                     int64_t ldb, T beta, T* c, int64_t ldc) {

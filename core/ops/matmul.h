@@ -18,6 +18,20 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
+// While it lives, every OpenBLAS call runs on its calling thread alone (the thread count before is
+// restored after). For GEMMs issued from inside oneTBB loops, which already use every core: an OpenBLAS
+// thread team per TBB worker would put several busy threads on each core.
+class SerialBlas {
+ public:
+  SerialBlas();
+  ~SerialBlas();
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+
+ private:
+  int previous_;
+};
+
 // The plain triple loop that gemm must agree with (tests compare the two).
 template <class T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
