@@ -1,0 +1,302 @@
+// The fused fusion-head layer: forward next to backward, then the plain loop. Shapes as in fusion_linear.h.
+//
+// With zd = dropout(z) = z * m (m_c = keep_c / (1 - p)) and y = zd W^T + b, per column block c of z:
+//   forward      y      += zd[:, c] W[:, c]^T                  (B,N)   a GEMM per block
+//   backward     dL/dW[:, c] += g^T zd[:, c]                  (N,w)   zd rebuilt, never stored
+//                dL/dzd[:, c] = g W[:, c]                     (B,w)   never stored either
+//                dL/dz = dL/dzd * m, reduced at once into dL/da1, dL/dv1, dL/dt1 (core/ops/fusion.cpp):
+//                  s_ij = sum_k dL/dz_ijk t1_k,  dL/da1_i += s_ij v1_j,  dL/dv1_j += s_ij a1_i,
+//                  dL/dt1_k += a1_i sum_j v1_j dL/dz_ijk
+// with g = dL/dy (B,N). A block is audio index i and video indices [j0, j1): kVideoBlock (T+1) columns.
+// Work is split by audio index (one oneTBB task each, GEMMs on one OpenBLAS thread inside), and each
+// index's partial sums are added in index order: results do not depend on the thread count.
+#include "nn/fusion_linear.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <fmt/format.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
+
+#include "core/autograd.h"
+#include "core/ops/matmul.h"
+
+namespace mtfn::nn {
+
+namespace {
+
+// Video indices per column block. MTFN: a block of z is (64, 8 * 257) = 0.5 MB in float32, so it
+// stays in the core's L2 cache between being built and being multiplied.
+constexpr int64_t kVideoBlock = 8;
+
+// What every block needs: the rows of [1;a], [1;v], [1;t], the mask key of each row, the mask's
+// threshold and scale (dropout.h).
+template <class S>
+struct Fusion {
+  int64_t B, A1, V1, T1, F;
+  std::vector<S> a1, v1, t1;      // (B,A1), (B,V1), (B,T1): each row starts with the constant 1
+  std::vector<uint64_t> row_key;  // (B) dropout_row_key of each row's global index
+  bool drop;                      // p > 0
+  uint64_t threshold;             // keep iff (bits >> 11) < threshold
+  S scale;                        // 1 / (1 - p) in S, as dropout multiplies
+
+  Fusion(const Tensor& a, const Tensor& v, const Tensor& t, double p, const DropoutKey& key)
+      : B(a.size(0)), A1(a.size(1) + 1), V1(v.size(1) + 1), T1(t.size(1) + 1), F(A1 * V1 * T1),
+        a1(with_one(a)), v1(with_one(v)), t1(with_one(t)), row_key(static_cast<size_t>(B)), drop(p > 0),
+        threshold(dropout_threshold(p)), scale(static_cast<S>(1.0 / (1.0 - p))) {
+    for (int64_t b = 0; b < B; ++b)
+      row_key[static_cast<size_t>(b)] = dropout_row_key(key.seed, key.step, static_cast<uint64_t>(key.row_offset + b));
+  }
+  static std::vector<S> with_one(const Tensor& x) {  // (B,D) -> (B,D+1), [1; x] per row
+    const int64_t rows = x.size(0), D = x.size(1);
+    std::vector<S> out(static_cast<size_t>(rows * (D + 1)));
+    const S* px = x.data<S>();
+    for (int64_t r = 0; r < rows; ++r) {
+      out[static_cast<size_t>(r * (D + 1))] = S(1);
+      std::copy(px + r * D, px + (r + 1) * D, out.begin() + r * (D + 1) + 1);
+    }
+    return out;
+  }
+  S a(int64_t b, int64_t i) const { return a1[static_cast<size_t>(b * A1 + i)]; }
+  S v(int64_t b, int64_t j) const { return v1[static_cast<size_t>(b * V1 + j)]; }
+  const S* t(int64_t b) const { return t1.data() + b * T1; }
+};
+
+// zd (B,w), w = (j1-j0) T1: the columns of audio index i, video indices [j0, j1) of dropout(z),
+//   zd[b, (j-j0) T1 + k] = keep(b, col) ? ((a1_i v1_j) t1_k) * scale : 0,   col = (i V1 + j) T1 + k,
+// the operations of tensor_fusion then dropout in their order, so the values are bit-equal to theirs.
+template <class S>
+void build_block(const Fusion<S>& f, int64_t i, int64_t j0, int64_t j1, S* __restrict zd) {
+  const int64_t w = (j1 - j0) * f.T1, T1 = f.T1;
+  const uint64_t threshold = f.threshold;
+  const S scale = f.scale;
+  for (int64_t b = 0; b < f.B; ++b)
+    for (int64_t j = j0; j < j1; ++j) {
+      const S av = f.a(b, i) * f.v(b, j);
+      const S* __restrict t1 = f.t(b);
+      S* __restrict z = zd + b * w + (j - j0) * T1;
+      if (!f.drop) {
+        for (int64_t k = 0; k < T1; ++k) z[k] = av * t1[k];
+        continue;
+      }
+      const uint64_t row_key = f.row_key[static_cast<size_t>(b)], col0 = static_cast<uint64_t>((i * f.V1 + j) * T1);
+      for (int64_t k = 0; k < T1; ++k)  // branch-free: vectorises (the hash on 8 lanes)
+        z[k] = dropout_keep_bits(row_key, col0 + static_cast<uint64_t>(k), threshold) ? (av * t1[k]) * scale : S(0);
+    }
+}
+
+// Backward's pass over one block, given gzd (B,w) = dL/dzd for its columns: rebuilds zd (as build_block)
+// and adds dL/dz = gzd * m into the audio index's partial sums:
+//   da (B)      += sum_j s_bj v1_j      (dL/da1_i of each row; s_bj = sum_k dL/dz_bjk t1_k)
+//   sv (B,V1)   += s_bj                 (times a1_i later: dL/dv1_j)
+//   wt (B,T1)   += v1_j dL/dz_bjk       (times a1_i later: dL/dt1_k)
+template <class S>
+void backward_block(const Fusion<S>& f, int64_t i, int64_t j0, int64_t j1, const S* __restrict gzd,
+                    S* __restrict zd, double* da, S* sv, S* wt) {
+  const int64_t w = (j1 - j0) * f.T1, T1 = f.T1;
+  const uint64_t threshold = f.threshold;
+  const S scale = f.scale;
+  for (int64_t b = 0; b < f.B; ++b) {
+    const S* __restrict t1 = f.t(b);
+    S* __restrict wtb = wt + b * T1;
+    const uint64_t row_key = f.row_key[static_cast<size_t>(b)];
+    for (int64_t j = j0; j < j1; ++j) {
+      const S vj = f.v(b, j), av = f.a(b, i) * vj;
+      const S* __restrict g = gzd + b * w + (j - j0) * T1;
+      S* __restrict z = zd + b * w + (j - j0) * T1;
+      const uint64_t col0 = static_cast<uint64_t>((i * f.V1 + j) * T1);
+      S s = 0;
+      if (!f.drop) {
+#pragma omp simd reduction(+ : s)
+        for (int64_t k = 0; k < T1; ++k) {
+          z[k] = av * t1[k];
+          s += g[k] * t1[k];
+          wtb[k] += vj * g[k];
+        }
+      } else {
+#pragma omp simd reduction(+ : s)
+        for (int64_t k = 0; k < T1; ++k) {
+          const bool keep = dropout_keep_bits(row_key, col0 + static_cast<uint64_t>(k), threshold);
+          z[k] = keep ? (av * t1[k]) * scale : S(0);
+          const S gz = keep ? g[k] * scale : S(0);  // dL/dz = dL/dzd * m
+          s += gz * t1[k];
+          wtb[k] += vj * gz;
+        }
+      }
+      da[b] += static_cast<double>(s) * vj;
+      sv[b * f.V1 + j] += s;
+    }
+  }
+}
+
+void check_inputs(const Tensor& a, const Tensor& v, const Tensor& t, double p, const Tensor& weight,
+                  const Tensor& bias) {
+  for (const Tensor* x : {&v, &t, &weight})
+    if (x->dtype() != a.dtype())
+      throw Error(fmt::format("fusion_dropout_linear: dtype mismatch {} vs {}", a.describe(), x->describe()));
+  if (bias.defined() && bias.dtype() != a.dtype())
+    throw Error(fmt::format("fusion_dropout_linear: dtype mismatch {} vs {}", a.describe(), bias.describe()));
+  if (a.dim() != 2 || v.dim() != 2 || t.dim() != 2 || a.size(0) != v.size(0) || a.size(0) != t.size(0))
+    throw Error(fmt::format("fusion_dropout_linear: expected a (B,A), v (B,V), t (B,T), got {}, {}, {}",
+                            shape_str(a.shape()), shape_str(v.shape()), shape_str(t.shape())));
+  const int64_t F = (a.size(1) + 1) * (v.size(1) + 1) * (t.size(1) + 1);
+  if (weight.dim() != 2 || weight.size(1) != F || (bias.defined() && bias.shape() != Shape{weight.size(0)}))
+    throw Error(fmt::format("fusion_dropout_linear: weight {} and bias {} do not fit fusion width {}",
+                            shape_str(weight.shape()), bias.defined() ? shape_str(bias.shape()) : "none", F));
+  if (!(p >= 0.0 && p <= 1.0)) throw Error(fmt::format("fusion_dropout_linear: probability {} not in [0, 1]", p));
+}
+
+}  // namespace
+
+// ---- forward: y (B,N) = bias + sum_i y_i,  y_i = sum over i's blocks of zd_block W_block^T
+// ---- backward: see the top of the file; dL/db = column sums of g
+Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, double p, const DropoutKey& key,
+                             const Tensor& weight, const Tensor& bias) {
+  check_inputs(a, v, t, p, weight, bias);
+  const int64_t B = a.size(0), N = weight.size(0);
+  Tensor y = Tensor::empty({B, N}, a.dtype());
+  MTFN_DISPATCH(a.dtype(), {
+    using S = scalar_t;
+    const Fusion<S> f(a, v, t, p, key);
+    const int64_t A1 = f.A1, V1 = f.V1, T1 = f.T1, F = f.F;
+    const S* W = weight.data<S>();
+    std::vector<S> part(static_cast<size_t>(A1 * B * N));  // (A1,B,N) y_i of each audio index
+    tbb::enumerable_thread_specific<std::vector<S>> scratch(std::vector<S>(static_cast<size_t>(B * kVideoBlock * T1)));
+    {
+      SerialBlas serial;
+      tbb::parallel_for(int64_t{0}, A1, [&](int64_t i) {
+        S* zd = scratch.local().data();  // (B, w)
+        S* yi = part.data() + i * B * N;
+        for (int64_t j0 = 0; j0 < V1; j0 += kVideoBlock) {
+          const int64_t j1 = std::min(V1, j0 + kVideoBlock), w = (j1 - j0) * T1;
+          build_block(f, i, j0, j1, zd);
+          // y_i (B,N) += zd (B,w) W[:, cols]^T (w,N)
+          gemm<S>(false, true, B, N, w, 1, zd, w, W + (i * V1 + j0) * T1, F, j0 == 0 ? 0 : 1, yi, N);
+        }
+      });
+    }
+    S* py = y.data<S>();
+    const S* pb = bias.defined() ? bias.data<S>() : nullptr;
+    for (int64_t r = 0; r < B * N; ++r) {  // in audio-index order, whatever thread made each part
+      double acc = pb ? pb[r % N] : 0.0;
+      for (int64_t i = 0; i < A1; ++i) acc += part[static_cast<size_t>(i * B * N + r)];
+      py[r] = static_cast<S>(acc);
+    }
+  });
+
+  // Backward needs a, v, t (to rebuild z), W and the key; nothing of size F is kept.
+  const Tensor sa = a.detach(), sv = v.detach(), st = t.detach(), sw = weight.detach();
+  std::vector<Tensor> inputs{a, v, t, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  return record(y, "fusion_dropout_linear", inputs, [=](const Tensor& gy) {
+    MTFN_DISPATCH(gy.dtype(), {
+      using S = scalar_t;
+      const Fusion<S> f(sa, sv, st, p, key);
+      const int64_t A1 = f.A1, V1 = f.V1, T1 = f.T1, F = f.F;
+      const S* g = gy.data<S>();  // (B,N)
+      const S* W = sw.data<S>();
+      const bool want_z = a.requires_grad() || v.requires_grad() || t.requires_grad();
+      S* gW = weight.requires_grad() ? grad_buffer(weight).data<S>() : nullptr;  // (N,F), added into
+      // Per audio index: da (B) in double, sv (B,V1), wt (B,T1) in S (see backward_block).
+      std::vector<double> da(static_cast<size_t>(A1 * B), 0.0);
+      std::vector<S> svs(want_z ? static_cast<size_t>(A1 * B * V1) : 0, S(0));
+      std::vector<S> wts(want_z ? static_cast<size_t>(A1 * B * T1) : 0, S(0));
+      struct Scratch {
+        std::vector<S> zd, gzd;  // (B, w) each
+      };
+      const size_t block = static_cast<size_t>(B * kVideoBlock * T1);
+      tbb::enumerable_thread_specific<Scratch> scratch(Scratch{std::vector<S>(block), std::vector<S>(block)});
+      {
+        SerialBlas serial;
+        tbb::parallel_for(int64_t{0}, A1, [&](int64_t i) {
+          Scratch& s = scratch.local();
+          for (int64_t j0 = 0; j0 < V1; j0 += kVideoBlock) {
+            const int64_t j1 = std::min(V1, j0 + kVideoBlock), w = (j1 - j0) * T1, col0 = (i * V1 + j0) * T1;
+            if (want_z) {
+              // dL/dzd (B,w) = g (B,N) W[:, cols] (N,w)
+              gemm<S>(false, false, B, w, N, 1, g, N, W + col0, F, 0, s.gzd.data(), w);
+              backward_block(f, i, j0, j1, s.gzd.data(), s.zd.data(), da.data() + i * B, svs.data() + i * B * V1,
+                             wts.data() + i * B * T1);
+            } else {
+              build_block(f, i, j0, j1, s.zd.data());
+            }
+            // dL/dW[:, cols] (N,w) += g^T (N,B) zd (B,w)
+            if (gW) gemm<S>(true, false, N, w, B, 1, g, N, s.zd.data(), w, 1, gW + col0, F);
+          }
+        });
+      }
+      // Audio-index partials into the inputs' gradients, in index order; the constants' entries dropped.
+      if (a.requires_grad()) {
+        S* ga = grad_buffer(a).data<S>();
+        for (int64_t b = 0; b < f.B; ++b)
+          for (int64_t i = 1; i < A1; ++i) ga[b * (A1 - 1) + i - 1] += static_cast<S>(da[static_cast<size_t>(i * f.B + b)]);
+      }
+      if (v.requires_grad()) {  // dL/dv1_j = sum_i a1_i s_ij
+        S* gv = grad_buffer(v).data<S>();
+        for (int64_t b = 0; b < f.B; ++b)
+          for (int64_t j = 1; j < V1; ++j) {
+            double acc = 0;
+            for (int64_t i = 0; i < A1; ++i) acc += static_cast<double>(f.a(b, i)) * svs[static_cast<size_t>((i * f.B + b) * V1 + j)];
+            gv[b * (V1 - 1) + j - 1] += static_cast<S>(acc);
+          }
+      }
+      if (t.requires_grad()) {  // dL/dt1_k = sum_i a1_i wt_ik
+        S* gt = grad_buffer(t).data<S>();
+        for (int64_t b = 0; b < f.B; ++b)
+          for (int64_t k = 1; k < T1; ++k) {
+            double acc = 0;
+            for (int64_t i = 0; i < A1; ++i) acc += static_cast<double>(f.a(b, i)) * wts[static_cast<size_t>((i * f.B + b) * T1 + k)];
+            gt[b * (T1 - 1) + k - 1] += static_cast<S>(acc);
+          }
+      }
+      if (bias.defined() && bias.requires_grad()) {  // dL/db (N) += column sums of g, rows in order
+        S* gb = grad_buffer(bias).data<S>();
+        const int64_t N = sw.size(0);
+        for (int64_t n = 0; n < N; ++n) {
+          double acc = 0;
+          for (int64_t b = 0; b < f.B; ++b) acc += g[b * N + n];
+          gb[n] += static_cast<S>(acc);
+        }
+      }
+    });
+  });
+}
+
+Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, Dropout& drop, const Linear& layer) {
+  const bool active = drop.is_training() && drop.p > 0;
+  Tensor y = fusion_dropout_linear(a, v, t, active ? drop.p : 0.0, drop.key, layer.weight, layer.bias);
+  if (active) ++drop.key.step;
+  return y;
+}
+
+template <class S>
+void fusion_dropout_linear_reference(int64_t B, int64_t A, int64_t V, int64_t T, int64_t N, const S* a, const S* v,
+                                     const S* t, double p, const DropoutKey& key, const S* weight, const S* bias,
+                                     S* y) {
+  const int64_t F = (A + 1) * (V + 1) * (T + 1);
+  const S scale = static_cast<S>(1.0 / (1.0 - p));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = bias ? bias[n] : 0.0;
+      for (int64_t i = 0; i <= A; ++i)
+        for (int64_t j = 0; j <= V; ++j)
+          for (int64_t k = 0; k <= T; ++k) {
+            const int64_t col = (i * (V + 1) + j) * (T + 1) + k;
+            const S z = (i ? a[b * A + i - 1] : S(1)) * (j ? v[b * V + j - 1] : S(1)) * (k ? t[b * T + k - 1] : S(1));
+            const bool keep = p == 0 || dropout_keep(key.seed, key.step, static_cast<uint64_t>(key.row_offset + b),
+                                                     static_cast<uint64_t>(col), p);
+            const S zd = p == 0 ? z : keep ? z * scale : S(0);
+            acc += static_cast<double>(zd) * weight[n * F + col];
+          }
+      y[b * N + n] = static_cast<S>(acc);
+    }
+}
+template void fusion_dropout_linear_reference<float>(int64_t, int64_t, int64_t, int64_t, int64_t, const float*,
+                                                     const float*, const float*, double, const DropoutKey&,
+                                                     const float*, const float*, float*);
+template void fusion_dropout_linear_reference<double>(int64_t, int64_t, int64_t, int64_t, int64_t, const double*,
+                                                      const double*, const double*, double, const DropoutKey&,
+                                                      const double*, const double*, double*);
+
+}  // namespace mtfn::nn

@@ -1,0 +1,128 @@
+// The fused fusion-head layer (nn/fusion_linear.h): finite differences in float64, the plain loop, and
+// equality with the unfused composition linear(dropout(tensor_fusion(a, v, t))) in value, mask and gradients.
+#include <tbb/task_arena.h>
+
+#include "nn/fusion_linear.h"
+#include "tests/nn/nn_test_helpers.h"
+
+using namespace mtfn;
+using namespace mtfn::nn;
+using namespace mtfn::testing;
+
+namespace {
+
+// Inputs of one case; V = 20 makes V+1 = 21 video indices: two full column blocks and a ragged one.
+struct Case {
+  int64_t B = 3, A = 2, V = 20, T = 4, N = 5;
+  Tensor a, v, t, w, b;
+  explicit Case(DType dt, uint64_t seed = 1) {
+    const int64_t F = (A + 1) * (V + 1) * (T + 1);
+    a = random_tensor({B, A}, seed, -1, 1, dt);
+    v = random_tensor({B, V}, seed + 1, -1, 1, dt);
+    t = random_tensor({B, T}, seed + 2, -1, 1, dt);
+    w = random_tensor({N, F}, seed + 3, -0.1, 0.1, dt);
+    b = random_tensor({N}, seed + 4, -0.1, 0.1, dt);
+    for (Tensor* x : {&a, &v, &t, &w, &b}) x->set_requires_grad(true);
+  }
+  std::vector<Tensor> leaves() const { return {a, v, t, w, b}; }
+};
+
+Tensor unfused(const std::vector<Tensor>& in, double p, const DropoutKey& key) {
+  return linear(dropout(tensor_fusion(in[0], in[1], in[2]), p, key), in[3], in[4]);
+}
+Tensor fused(const std::vector<Tensor>& in, double p, const DropoutKey& key) {
+  return fusion_dropout_linear(in[0], in[1], in[2], p, key, in[3], in[4]);
+}
+
+// y and every leaf's gradient of L = sum(y * r) for a fixed r.
+std::vector<Tensor> value_and_grads(const Case& c, const std::function<Tensor(const std::vector<Tensor>&)>& f) {
+  for (const Tensor& x : c.leaves()) x.impl()->grad = Tensor();
+  Tensor y = f(c.leaves());
+  Tensor r = random_tensor(y.shape(), 99, -1, 1, y.dtype());
+  sum(mul(y, r)).backward();
+  std::vector<Tensor> out{y.detach().clone()};
+  for (const Tensor& x : c.leaves()) out.push_back(x.grad().clone());
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(fusion_linear)
+
+BOOST_AUTO_TEST_CASE(gradcheck_float64_with_dropout_and_without) {
+  const DropoutKey key{.seed = 3, .step = 5, .row_offset = 2};
+  for (double p : {0.3, 0.0}) {
+    Case c(DType::F64);
+    CHECK_GRADS([&](const std::vector<Tensor>& in) { return fused(in, p, key); }, c.a, c.v, c.t, c.w, c.b);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(forward_matches_the_plain_loop) {
+  const DropoutKey key{.seed = 8, .step = 1, .row_offset = 5};
+  for (DType dt : {DType::F32, DType::F64}) {
+    Case c(dt, 11);
+    Tensor y = fused(c.leaves(), 0.4, key);
+    Tensor ref = Tensor::empty(y.shape(), dt);
+    MTFN_DISPATCH(dt, fusion_dropout_linear_reference<scalar_t>(
+                          c.B, c.A, c.V, c.T, c.N, c.a.data<scalar_t>(), c.v.data<scalar_t>(), c.t.data<scalar_t>(),
+                          0.4, key, c.w.data<scalar_t>(), c.b.data<scalar_t>(), ref.data<scalar_t>()));
+    CHECK_TENSOR_CLOSE(y, ref, dt == DType::F64 ? 1e-13 : 1e-5);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(equals_the_unfused_composition) {
+  const DropoutKey key{.seed = 21, .step = 7, .row_offset = 3};
+  for (DType dt : {DType::F32, DType::F64})
+    for (double p : {0.2, 0.0, 1.0}) {
+      Case c(dt, 31);
+      const auto ref = value_and_grads(c, [&](const std::vector<Tensor>& in) { return unfused(in, p, key); });
+      const auto got = value_and_grads(c, [&](const std::vector<Tensor>& in) { return fused(in, p, key); });
+      const double tol = dt == DType::F64 ? 1e-12 : 2e-5;
+      const char* names[] = {"y", "da", "dv", "dt", "dW", "db"};
+      for (size_t i = 0; i < ref.size(); ++i) {
+        BOOST_TEST_INFO(names[i] << " p " << p << " " << dtype_name(dt));
+        CHECK_TENSOR_CLOSE(got[i], ref[i], tol);
+      }
+      // The mask bit for bit: dL/dW's column is exactly zero where (and only where) the unfused path's is.
+      const Tensor& gw = got[4];
+      const Tensor& gw_ref = ref[4];
+      int64_t differ = 0;
+      for (int64_t e = 0; e < gw.numel(); ++e) differ += (gw.at(e) == 0) != (gw_ref.at(e) == 0);
+      BOOST_TEST(differ == 0);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(same_result_whatever_the_thread_count) {
+  const DropoutKey key{.seed = 4, .step = 2, .row_offset = 0};
+  Case c(DType::F32, 41);
+  std::vector<Tensor> one, two;
+  tbb::task_arena(1).execute([&] { one = value_and_grads(c, [&](const auto& in) { return fused(in, 0.2, key); }); });
+  tbb::task_arena(2).execute([&] { two = value_and_grads(c, [&](const auto& in) { return fused(in, 0.2, key); }); });
+  for (size_t i = 0; i < one.size(); ++i) BOOST_TEST(one[i].to_vector() == two[i].to_vector());
+}
+
+BOOST_AUTO_TEST_CASE(modules_step_the_dropout_and_skip_it_in_eval) {
+  Generator gen(5);
+  Case c(DType::F32, 51);
+  Linear layer(c.w.size(1), c.N, gen);
+  Dropout drop(0.2, 77);
+  drop.key.step = 9;
+  Tensor y = fusion_dropout_linear(c.a, c.v, c.t, drop, layer);
+  BOOST_TEST(drop.key.step == 10u);
+  DropoutKey at9 = drop.key;
+  at9.step = 9;
+  CHECK_TENSOR_CLOSE(y, fusion_dropout_linear(c.a, c.v, c.t, 0.2, at9, layer.weight, layer.bias), 0.0);
+  drop.eval();
+  Tensor e = fusion_dropout_linear(c.a, c.v, c.t, drop, layer);
+  BOOST_TEST(drop.key.step == 10u);
+  CHECK_TENSOR_CLOSE(e, linear(tensor_fusion(c.a, c.v, c.t), layer.weight, layer.bias), 2e-5);
+}
+
+BOOST_AUTO_TEST_CASE(bad_shapes_name_the_op) {
+  Case c(DType::F32);
+  const Tensor small = Tensor::zeros({c.N, 7});
+  BOOST_TEST(ERROR_MESSAGE(fusion_dropout_linear(c.a, c.v, c.t, 0.2, {}, small, c.b)).find("fusion_dropout_linear") == 0u);
+  BOOST_TEST(ERROR_MESSAGE(fusion_dropout_linear(c.a, c.v, c.t, 1.5, {}, c.w, c.b)).find("probability") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
