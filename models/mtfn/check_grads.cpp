@@ -108,6 +108,7 @@ CheckReport check_reference(const std::string& path) {
   const int adam_steps = metadata_int(f.metadata, "adam_steps", 0);
 
   Mtfn model(cfg, 0, DType::F64);
+  model.keep_fusion_vector = true;  // output.Feature_f is compared
   // The state: every name of our state_dict, taken from the file.
   nn::StateDict initial;
   for (const auto& e : model.state_dict()) {

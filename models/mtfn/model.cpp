@@ -5,6 +5,7 @@
 
 #include "core/ops.h"
 #include "models/mtfn/metrics.h"
+#include "nn/fusion_linear.h"
 
 namespace mtfn::models {
 
@@ -95,8 +96,15 @@ MtfnOutput Mtfn::forward(const Tensor& text, const Tensor& audio, const Tensor& 
   out.T = post_text.forward(out.feature_t);
   out.A = post_audio.forward(out.feature_a);
   out.V = post_video.forward(out.feature_v);
-  out.feature_f = tensor_fusion(out.feature_a, out.feature_v, out.feature_t);  // (B, F)
-  Tensor m = post_fusion.forward(out.feature_f);                                // (B, O)
+  // The fusion head, its first layer fused with the tensor fusion and its dropout: z (B, F) is never stored.
+  if (keep_fusion_vector) {
+    NoGradGuard no_grad;
+    out.feature_f = tensor_fusion(out.feature_a, out.feature_v, out.feature_t);  // (B, F)
+  }
+  Tensor m = relu(nn::fusion_dropout_linear(out.feature_a, out.feature_v, out.feature_t, *post_fusion.dropout,
+                                            *post_fusion.layer_1));  // (B, P) = Head::forward's first layer
+  m = relu(post_fusion.layer_2->forward(m));
+  m = post_fusion.layer_3->forward(m);  // (B, O)
   if (cfg_.output_dim() == 1) m = add(mul(sigmoid(m), output_range), output_shift);
   out.M = m;
   return out;

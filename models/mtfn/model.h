@@ -50,7 +50,7 @@ struct Head {
 
 struct MtfnOutput {
   Tensor M, T, A, V;                               // (B, O); M squashed to [-3, 3] in regression
-  Tensor feature_t, feature_a, feature_v, feature_f;  // (B,To), (B,Ha), (B,Hv), (B,F)
+  Tensor feature_t, feature_a, feature_v, feature_f;  // (B,To), (B,Ha), (B,Hv), (B,F) (F only if keep_fusion_vector)
   const Tensor& task(int i) const { return i == 0 ? M : i == 1 ? T : i == 2 ? A : V; }
 };
 
@@ -68,6 +68,10 @@ class Mtfn : public nn::Module {
 
   const MtfnConfig& config() const { return cfg_; }
   DType dtype() const { return dtype_; }
+
+  // forward also fills feature_f with z itself (B, F), outside the graph (check-grads compares it). Off by
+  // default: the fusion head's first layer is fused with the fusion (nn/fusion_linear.h) and z never stored.
+  bool keep_fusion_vector = false;
 
   Tensor output_range, output_shift;  // (1) each, frozen: M = sigmoid(.) * 6 - 3 in regression
   std::shared_ptr<SubNet> audio_subnet, video_subnet;
