@@ -4,14 +4,17 @@
 #   1. one process: 3 epochs on small synthetic data (batches of 16 and 11: unequal shards)
 #   2. two processes, rank 1 killed (SIGKILL) during epoch 2: the job must end with an error within 30 s
 #   3. the same command with --resume: continues after epoch 1 and finishes
-#   4. compare_runs: losses and every checkpoint tensor within 1e-5 of the one-process run
+#   4. compare_runs against the one-process run: train losses and the final model (as one vector, in
+#      norm) within 1e-5; each checkpoint tensor within 1e-3 in norm (measured: all within 7e-6 but the
+#      64-element fusion bias, 2e-4: Adam's normalised step amplifies float32 summation-order differences
+#      where a gradient cancels, see docs/distributed.md)
 # Usage: mtfn_data_parallel.sh MTFN COMPARE_RUNS MPIRUN [MPIRUN ARGS...]
 set -euo pipefail
 mtfn=$1 compare=$2
 shift 2
 mpirun=("$@")
 work=$(mktemp -d /tmp/mtfn-dp.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'status=$?; if ((status == 0)); then rm -rf "$work"; else echo "(kept $work)"; fi' EXIT
 args=(train --synth-scale 0.02 --batch-size 16 --max-epochs 3 --seeds 1111 --keep-checkpoints --no-progress --threads 1)
 
 echo "== 1. one process"
@@ -43,4 +46,4 @@ echo "== 3. --resume"
 grep "resumed after epoch" "$work/two/train.log" || { echo "FAILED: the run did not resume"; exit 1; }
 
 echo "== 4. one process vs two"
-"$compare" "$work/one" "$work/two" 1e-5
+"$compare" "$work/one" "$work/two" 1e-5 1e-3
