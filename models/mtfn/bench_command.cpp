@@ -14,6 +14,7 @@
 
 #include "core/ops.h"
 #include "models/mtfn/commands.h"
+#include "models/mtfn/memory.h"
 #include "models/mtfn/model.h"
 #include "models/mtfn/optimizer.h"
 #include "nn/random.h"
@@ -50,6 +51,7 @@ void add_bench_command(CLI::App& app) {
     if (opt->batch_size < 2 || opt->steps < 1 || opt->threads < 0)
       command_fail("bench", "--batch-size must be >= 2, --steps >= 1, --threads >= 0", 2);
     ThreadLimit threads(opt->threads, /*blas_too=*/true);
+    keep_freed_memory();
     using Clock = std::chrono::steady_clock;
     auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
     try {

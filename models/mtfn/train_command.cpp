@@ -13,6 +13,7 @@
 #include "data/synth.h"
 #include "dist/process_group.h"
 #include "models/mtfn/commands.h"
+#include "models/mtfn/memory.h"
 #include "models/mtfn/trainer.h"
 
 namespace mtfn::models {
@@ -105,6 +106,7 @@ void add_train_command(CLI::App& app) {
       command_fail("train", e.what(), 1);
     }
     ThreadLimit threads(opt->threads);
+    keep_freed_memory();
     MtfnConfig cfg;
     TrainOptions t;
     std::vector<std::string> warnings;
