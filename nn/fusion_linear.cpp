@@ -65,7 +65,8 @@ struct Fusion {
 
 // zd (B,w), w = (j1-j0) T1: the columns of audio index i, video indices [j0, j1) of dropout(z),
 //   zd[b, (j-j0) T1 + k] = keep(b, col) ? ((a1_i v1_j) t1_k) * scale : 0,   col = (i V1 + j) T1 + k,
-// the operations of tensor_fusion then dropout in their order, so the values are bit-equal to theirs.
+// the operations of tensor_fusion then dropout in their order, so the values are bit-equal to theirs
+// (up to the sign of zeros).
 template <class S>
 void build_block(const Fusion<S>& f, int64_t i, int64_t j0, int64_t j1, S* __restrict zd) {
   const int64_t w = (j1 - j0) * f.T1, T1 = f.T1;
@@ -76,7 +77,7 @@ void build_block(const Fusion<S>& f, int64_t i, int64_t j0, int64_t j1, S* __res
       const S av = f.a(b, i) * f.v(b, j);
       const S* __restrict t1 = f.t(b);
       S* __restrict z = zd + b * w + (j - j0) * T1;
-      if (!f.drop) {
+      if (!f.drop || av == S(0)) {  // a1_i v1_j = 0 (ReLU zeros, often): the row is 0 whatever the mask
         for (int64_t k = 0; k < T1; ++k) z[k] = av * t1[k];
         continue;
       }
