@@ -82,6 +82,7 @@ struct PthReader::Impl {
     uint64_t zip_index = 0;
     bool stored = true;  // zip entry not compressed: seekable
     uint64_t offset = 0; // legacy: byte offset of the first element
+    uint64_t bytes = 0;  // its length
   };
   std::vector<Where> where;  // per storage of doc
 
@@ -181,6 +182,7 @@ struct PthReader::Impl {
         fail("storage '{}' holds {} bytes, the pickle declares {} {} ({} bytes)", w.label, st.size, s.numel,
              s.dtype.name(), want);
       w.zip_index = static_cast<uint64_t>(i);
+      w.bytes = want;
       w.stored = (st.valid & ZIP_STAT_COMP_METHOD) && st.comp_method == ZIP_CM_STORE;
       where.push_back(std::move(w));
     }
@@ -270,7 +272,8 @@ struct PthReader::Impl {
   // ---- reading bytes of a storage, from element `first` on, sequentially
   class StorageStream {
    public:
-    StorageStream(const Impl& r, uint32_t storage, uint64_t first_byte) : r_(r), w_(r.where[storage]) {
+    StorageStream(const Impl& r, uint32_t storage, uint64_t first_byte)
+        : r_(r), w_(r.where[storage]), from_start_(first_byte == 0) {
       if (r.zip) {
         f_ = zip_fopen_index(r.zip, w_.zip_index, 0);
         if (!f_) r.fail("{}: cannot open: {}", w_.label, zip_strerror(r.zip));
@@ -308,13 +311,23 @@ struct PthReader::Impl {
         if (got == 0) r_.fail("{}: archive ends early", w_.label);
         done += static_cast<uint64_t>(got);
       }
+      read_ += n;
+      if (from_start_ && read_ == w_.bytes) {
+        // The whole entry is read: one more read meets its end, where libzip compares the CRC-32.
+        std::byte extra;
+        zip_int64_t got = zip_fread(f_, &extra, 1);
+        if (got < 0) r_.fail("{}: {} (the file is damaged)", w_.label, zip_file_strerror(f_));
+        if (got > 0) r_.fail("{}: longer than its declared size", w_.label);
+      }
     }
 
    private:
     const Impl& r_;
     const Where& w_;
     zip_file_t* f_ = nullptr;
-    uint64_t pos_ = 0;
+    uint64_t pos_ = 0;   // legacy: the next byte
+    bool from_start_;    // zip: reading from the entry's first byte (then its CRC is checked)
+    uint64_t read_ = 0;  // zip: bytes read so far
   };
 };
 

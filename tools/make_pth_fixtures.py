@@ -234,6 +234,14 @@ def make_broken(out, good_zip, good_legacy):
         state(w=FakeTensor(fs12, 0, [12], [1])), {'0': f32(10)})
     put('storage_bytes_long.pth', "holds 52 bytes, the pickle declares 12 float32 (48 bytes)",
         state(w=FakeTensor(fs12, 0, [12], [1])), {'0': f32(13)})
+    path = os.path.join(out, 'crc_mismatch.pth')  # one bit of a storage flipped: the zip's CRC-32 catches it
+    write_zip(path, state(w=FakeTensor(fs12, 0, [12], [1])), {'0': f32(12)})
+    with open(path, 'rb') as f:
+        raw = bytearray(f.read())
+    info = zipfile.ZipFile(path).getinfo('archive/data/0')
+    name_len, extra_len = np.frombuffer(bytes(raw[info.header_offset + 26:info.header_offset + 30]), '<u2')
+    raw[info.header_offset + 30 + int(name_len) + int(extra_len) + 5] ^= 0x10
+    put('crc_mismatch.pth', "archive/data/0: CRC error (the file is damaged)", raw=bytes(raw))
     put('storage_missing.pth', "storage 'archive/data/1' is missing from the archive",
         state(w=FakeTensor(fs12, 0, [12], [1]), b=FakeTensor(FakeStorage('1', torch.FloatStorage, 3), 0, [3], [1])))
     put('storage_conflict.pth', "storage '0' is named as 12 float32 and as 6 float64",
