@@ -5,3 +5,10 @@ foreach(lib mtfn_nn mtfn_optim)
     list(APPEND AREA_LIBS ${lib})
   endif()
 endforeach()
+# The whole suite trains through the `mtfn` program several times (seconds in Release, minutes
+# under the sanitizers): label "slow". Its fast suites (metrics, config, check-grads) also run as
+# `mtfn_unit`, labelled "unit", so the sanitizer build checks them.
+set(AREA_LABELS slow)
+add_test(NAME mtfn_unit COMMAND test_mtfn --run_test=metrics,config,check_grads --log_level=test_suite
+         --report_level=short)
+set_tests_properties(mtfn_unit PROPERTIES LABELS unit WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
