@@ -164,14 +164,14 @@ BOOST_AUTO_TEST_CASE(truncated_at_every_byte) {
   }
 }
 
-// Three corruptions of every byte: either it still loads (the byte was a value, or padding) or it
+// Two corruptions of every byte: either it still loads (the byte was a value, or padding) or it
 // fails with a PthError; never a crash or a read outside a buffer (run under ASan).
 BOOST_AUTO_TEST_CASE(corrupted_at_every_byte) {
   size_t failed = 0, total = 0;
   for (const char* name : {"views.pth", "views_legacy.pth"}) {
     const std::string all = slurp(dir() / name);
     for (size_t i = 0; i < all.size(); ++i)
-      for (unsigned char x : {0x01, 0x80, 0xff}) {
+      for (unsigned char x : {0x01, 0xff}) {
         std::string bad = all;
         bad[i] = static_cast<char>(bad[i] ^ x);
         failed += !try_load(bad, name).empty();
