@@ -5,17 +5,19 @@ bench_rates (the fusion head's GEMM rate against OpenBLAS's own sgemm, Adam agai
 
   /usr/bin/python3 bench/bench_step.py --mtfn build/mtfn --rates build/bench/bench_rates --threads 2,1
 
-The machine is shared: the runs alternate (ours, PyTorch, ours) so that both see the same load, and
-each run's median step is used. Debian's torch calls libblas.so.3, which is the slow reference BLAS
+The machine is shared: the runs alternate (ours, PyTorch, ours, ... --rounds times) so that both see
+the same load; the ratio is of the medians over runs of each run's median step (fastest_ratio: of
+the fastest single steps). Debian's torch calls libblas.so.3, which is the slow reference BLAS
 unless the alternatives point it at OpenBLAS: the script says which library torch loaded. OpenBLAS
 0.3.21 does not know this machine's CPU model and would use its generic SSE3 kernels; `mtfn` picks
 the AVX-512 ones itself (OPENBLAS_CORETYPE), and this script gives PyTorch the same setting
 (--torch-coretype to change it) so that both run the same GEMM kernels.
-Last lines: `step: threads=N ours_s=... torch_s=... ratio=... ours_peak_mb=... torch_peak_mb=... mem_ratio=...`.
+Last lines: `step: threads=N ours_s=... torch_s=... ratio=... fastest_ratio=... ours_peak_mb=... torch_peak_mb=... mem_ratio=...`.
 """
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -31,6 +33,18 @@ def last_line(out, prefix):
     if not lines:
         raise SystemExit(f'bench_step: no line starting with {prefix!r} in:\n{out}')
     return fields(lines[-1])
+
+
+def ours_run(out):
+    f = {k: float(v) for k, v in last_line(out, 'bench: step_s=').items()}
+    f['fastest'] = float(re.search(r'bench: fastest step ([0-9.]+) s', out).group(1))
+    return f
+
+
+def torch_run(out):
+    f = {k: float(v) for k, v in last_line(out, 'torch: step_s=').items() if k != 'blas'}
+    f['fastest'] = float(re.search(r'fastest step: ([0-9.]+) s', out).group(1))
+    return f
 
 
 def run(cmd, env):
@@ -75,6 +89,8 @@ def main():
     p.add_argument('--threads', default='2,1', help='comma-separated thread counts')
     p.add_argument('--steps', type=int, default=5, help='timed steps per run (ours and PyTorch)')
     p.add_argument('--torch-steps', type=int, default=0, help='timed PyTorch steps (default --steps)')
+    p.add_argument('--rounds', type=int, default=1,
+                   help='PyTorch runs per thread count, each between two of ours (medians over runs)')
     p.add_argument('--torch-coretype', default=None,
                    help='OPENBLAS_CORETYPE for PyTorch (default: the one mtfn picks for this CPU; "" for none)')
     args = p.parse_args()
@@ -99,18 +115,21 @@ def main():
         ours_cmd = [args.mtfn, 'bench', '--steps', str(args.steps), '--threads', str(threads)]
         torch_cmd = ['/usr/bin/python3', os.path.join(HERE, 'bench_torch_step.py'), '--threads', str(threads),
                      '--steps', str(args.torch_steps or args.steps)]
-        ours1 = last_line(run(ours_cmd, env), 'bench: step_s=')
-        torch_out = run(torch_cmd, blas_env)
-        torch = last_line(torch_out, 'torch: step_s=')
-        ours2 = last_line(run(ours_cmd, env), 'bench: step_s=')
-        ours_s = (float(ours1['step_s']) + float(ours2['step_s'])) / 2
-        ours_mb = max(float(ours1['peak_rss_mb']), float(ours2['peak_rss_mb']))
-        r = dict(threads=threads, ours_s=ours_s, ours_runs=(ours1, ours2), torch=torch,
-                 torch_s=float(torch['step_s']), ours_mb=ours_mb, torch_mb=float(torch['peak_rss_mb']))
+        ours_runs, torch_runs = [], []
+        for rnd in range(args.rounds):  # ours, PyTorch, ours, PyTorch, ..., ours
+            ours_runs.append(ours_run(run(ours_cmd, env)))
+            torch_runs.append(torch_run(run(torch_cmd, blas_env)))
+        ours_runs.append(ours_run(run(ours_cmd, env)))
+        r = dict(threads=threads, ours_s=statistics.median(o['step_s'] for o in ours_runs),
+                 torch_s=statistics.median(t['step_s'] for t in torch_runs),
+                 ours_fastest=min(o['fastest'] for o in ours_runs), torch_fastest=min(t['fastest'] for t in torch_runs),
+                 ours_mb=max(o['peak_rss_mb'] for o in ours_runs), torch_mb=max(t['peak_rss_mb'] for t in torch_runs))
         results.append(r)
-        for name, o in (('ours (1st)', ours1), ('torch', torch), ('ours (2nd)', ours2)):
-            print(f'  {threads} threads {name:10s}: step {o["step_s"]} s (forward {o["forward_s"]}, backward '
-                  f'{o["backward_s"]}, optimizer {o["optimizer_s"]}), peak {o["peak_rss_mb"]} MB')
+        for name, runs in (('ours', ours_runs), ('torch', torch_runs)):
+            for o in runs:
+                print(f'  {threads} threads {name:5s}: median step {o["step_s"]:.3f} s (forward {o["forward_s"]:.3f}, '
+                      f'backward {o["backward_s"]:.3f}, optimizer {o["optimizer_s"]:.3f}), fastest {o["fastest"]:.3f} s, '
+                      f'peak {o["peak_rss_mb"]:.0f} MB')
 
     if args.rates:
         out = run([args.rates, '--threads', str(max(r['threads'] for r in results))], blas_env)
@@ -119,7 +138,8 @@ def main():
     print(f'load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other work skews times)')
     for r in results:
         print(f'step: threads={r["threads"]} ours_s={r["ours_s"]:.3f} torch_s={r["torch_s"]:.3f} '
-              f'ratio={r["ours_s"] / r["torch_s"]:.3f} ours_peak_mb={r["ours_mb"]:.0f} '
+              f'ratio={r["ours_s"] / r["torch_s"]:.3f} fastest_ratio={r["ours_fastest"] / r["torch_fastest"]:.3f} '
+              f'ours_peak_mb={r["ours_mb"]:.0f} '
               f'torch_peak_mb={r["torch_mb"]:.0f} mem_ratio={r["ours_mb"] / r["torch_mb"]:.2f} '
               f'torch_blas={"openblas" if is_openblas else "other"}')
 
