@@ -24,6 +24,29 @@ namespace {
 // Rows per parallel chunk of a step's pointwise work (each row is 5H transcendental functions).
 int64_t rows_per_chunk(int64_t H) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(H, 1)); }
 
+// The gate functions: in float32 the branch-free approximations (activation.h, relative error
+// at most 2e-7), so that the loops below vectorise; in float64 the exact std:: functions, which the
+// gradient checks and the PyTorch parity tests (1e-10) need.
+inline float gate_sigmoid(float v) { return sigmoid_f32(v); }
+inline double gate_sigmoid(double v) { return sigmoid_scalar(v); }
+inline float gate_tanh(float v) { return tanh_f32(v); }
+inline double gate_tanh(double v) { return std::tanh(v); }
+
+// One row of step t's pointwise forward: turns the pre-activations a (G) into the gate values in
+// place, writes c_t (H) and h_t (H). first: t = 0, no c_{t-1}. A separate function with restrict
+// pointers and no test inside the loop, so that the compiler vectorises it (float32).
+template <bool first, class S>
+inline void lstm_row_forward(int64_t H, S* __restrict a, const S* __restrict c_prev, S* __restrict c,
+                             S* __restrict h) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S i = gate_sigmoid(a[j]), f = gate_sigmoid(a[H + j]);
+    const S g = gate_tanh(a[2 * H + j]), o = gate_sigmoid(a[3 * H + j]);
+    a[j] = i, a[H + j] = f, a[2 * H + j] = g, a[3 * H + j] = o;
+    c[j] = (first ? S(0) : f * c_prev[j]) + i * g;
+    h[j] = o * gate_tanh(c[j]);
+  }
+}
+
 // Step t's pointwise part for rows [b0, b1): turns the pre-activations in act (B,T,G) into
 // the gate values in place, and writes c_t into cs (B,T,H) and h_t into hc (B,T+1,H).
 template <class S>
@@ -31,16 +54,31 @@ void lstm_step_forward(int64_t b0, int64_t b1, int64_t t, int64_t T, int64_t H, 
   const int64_t G = 4 * H;
   for (int64_t b = b0; b < b1; ++b) {
     S* a = act + (b * T + t) * G;
-    const S* c_prev = t > 0 ? cs + (b * T + t - 1) * H : nullptr;
     S* c = cs + (b * T + t) * H;
     S* h = hc + (b * (T + 1) + t) * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const S i = sigmoid_scalar(a[j]), f = sigmoid_scalar(a[H + j]);
-      const S g = std::tanh(a[2 * H + j]), o = sigmoid_scalar(a[3 * H + j]);
-      a[j] = i, a[H + j] = f, a[2 * H + j] = g, a[3 * H + j] = o;
-      c[j] = (c_prev ? f * c_prev[j] : S(0)) + i * g;
-      h[j] = o * std::tanh(c[j]);
-    }
+    if (t > 0)
+      lstm_row_forward<false>(H, a, cs + (b * T + t - 1) * H, c, h);
+    else
+      lstm_row_forward<true>(H, a, static_cast<const S*>(nullptr), c, h);
+  }
+}
+
+// One row of step t's pointwise backward. In: a (G) the gates, c (H) c_t, c_prev (H) c_{t-1}
+// (unused when first, t = 0), gh (H) the upstream dL/dh_t, dh (H) dL/dh_t through step t+1.
+// Out: d (G) = dL/da_t; dc (H) goes from dL/dc_t through step t+1 to dL/dc_{t-1}.
+template <bool first, class S>
+inline void lstm_row_backward(int64_t H, const S* __restrict a, const S* __restrict c, const S* __restrict c_prev,
+                              const S* __restrict gh, const S* __restrict dh, S* __restrict dc, S* __restrict d) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+    const S tc = gate_tanh(c[j]);  // recomputed: cheaper than caching another (B,T,H)
+    const S dht = dh[j] + gh[j];                        // h_t feeds step t+1 and the output
+    const S dct = dc[j] + dht * o * (S(1) - tc * tc);   // dh_t/dc_t = o (1 - tanh^2 c_t)
+    d[j] = dct * g * i * (S(1) - i);                    // dL/da_i = dL/dc_t g    i (1 - i)
+    d[H + j] = dct * (first ? S(0) : c_prev[j]) * f * (S(1) - f);  // dL/da_f = dL/dc_t c_{t-1} f (1 - f)
+    d[2 * H + j] = dct * i * (S(1) - g * g);            // dL/da_g = dL/dc_t i    (1 - g^2)
+    d[3 * H + j] = dht * tc * o * (S(1) - o);           // dL/da_o = dL/dh_t tanh(c_t) o (1 - o)
+    dc[j] = dct * f;                                    // dL/dc_{t-1} = dL/dc_t f
   }
 }
 
@@ -54,20 +92,12 @@ void lstm_step_backward(int64_t b0, int64_t b1, int64_t t, int64_t T, int64_t H,
   for (int64_t b = b0; b < b1; ++b) {
     const S* a = gate + (b * T + t) * G;
     const S* c = cs + (b * T + t) * H;
-    const S* c_prev = t > 0 ? cs + (b * T + t - 1) * H : nullptr;
     const S* gh = ghc + (b * (T + 1) + t) * H;
     S* d = dga + (b * T + t) * G;
-    for (int64_t j = 0; j < H; ++j) {
-      const S i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-      const S tc = std::tanh(c[j]);  // recomputed: cheaper than caching another (B,T,H)
-      const S dht = dh[b * H + j] + gh[j];                       // h_t feeds step t+1 and the output
-      const S dct = dc[b * H + j] + dht * o * (S(1) - tc * tc);  // dh_t/dc_t = o (1 - tanh^2 c_t)
-      d[j] = dct * g * i * (S(1) - i);                           // dL/da_i = dL/dc_t g    i (1 - i)
-      d[H + j] = dct * (c_prev ? c_prev[j] : S(0)) * f * (S(1) - f);  // dL/da_f = dL/dc_t c_{t-1} f (1 - f)
-      d[2 * H + j] = dct * i * (S(1) - g * g);                   // dL/da_g = dL/dc_t i    (1 - g^2)
-      d[3 * H + j] = dht * tc * o * (S(1) - o);                  // dL/da_o = dL/dh_t tanh(c_t) o (1 - o)
-      dc[b * H + j] = dct * f;                                   // dL/dc_{t-1} = dL/dc_t f
-    }
+    if (t > 0)
+      lstm_row_backward<false>(H, a, c, cs + (b * T + t - 1) * H, gh, dh + b * H, dc + b * H, d);
+    else
+      lstm_row_backward<true>(H, a, c, static_cast<const S*>(nullptr), gh, dh + b * H, dc + b * H, d);
   }
 }
 
