@@ -54,6 +54,10 @@ void accumulate_grad(const Tensor& x, const Tensor& g) {
   if (!x.requires_grad()) return;
   check_grad_matches(x, g);
   TensorImpl* impl = x.impl();
+  if (impl->grad_pending_zero) {  // zero_grad's fill, done now
+    impl->grad.fill(0.0);
+    impl->grad_pending_zero = false;
+  }
   if (!impl->grad.defined()) {
     // Take g as it is, without a copy; it may alias another gradient, so remember
     // to copy before the first in-place addition.
@@ -70,12 +74,26 @@ void accumulate_grad(const Tensor& x, const Tensor& g) {
 
 Tensor grad_buffer(const Tensor& x) {
   TensorImpl* impl = x.impl();
+  if (impl->grad_pending_zero) {  // zero_grad's fill, done now
+    impl->grad.fill(0.0);
+    impl->grad_pending_zero = false;
+  }
   if (!impl->grad.defined()) {
     impl->grad = Tensor::zeros(x.shape(), x.dtype());
   } else if (impl->grad_shared) {
     impl->grad = impl->grad.clone();
   }
   impl->grad_shared = false;
+  return impl->grad;
+}
+
+Tensor grad_buffer_unfilled(const Tensor& x, bool& is_zero) {
+  TensorImpl* impl = x.impl();
+  is_zero = !impl->grad.defined() || impl->grad_pending_zero;
+  if (!is_zero) return grad_buffer(x);
+  if (!impl->grad.defined()) impl->grad = Tensor::empty(x.shape(), x.dtype());
+  impl->grad_shared = false;
+  impl->grad_pending_zero = false;  // the caller writes every element
   return impl->grad;
 }
 
@@ -128,10 +146,11 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   if (on_leaf_ready && !root.grad_fn()) on_leaf_ready(root);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* impl = it->impl();
-    Tensor g = impl->grad;
+    Tensor g = it->grad();
     // A non-leaf's gradient is consumed here and not kept (as in PyTorch).
     impl->grad = Tensor();
     impl->grad_shared = false;
+    impl->grad_pending_zero = false;
     Node& node = *impl->grad_fn;
     if (g.defined()) node.backward(g);
     if (on_leaf_ready) {

@@ -50,6 +50,12 @@ void accumulate_grad(const Tensor& x, const Tensor& g);
 // in place (e.g. a GEMM with beta = 1). Call only if x.requires_grad().
 Tensor grad_buffer(const Tensor& x);
 
+// x's gradient buffer for an op whose backward writes every element of it: is_zero says whether its
+// values are 0 (new, or zeroed by zero_grad, which leaves the fill pending), and then the buffer
+// comes unfilled and the op must write it (a GEMM with beta = 0); otherwise it is grad_buffer(x)
+// and the op adds (beta = 1). Backward still adds into gradients: this only skips adding to zeros.
+Tensor grad_buffer_unfilled(const Tensor& x, bool& is_zero);
+
 // Called during a backward pass for each leaf that requires grad, as soon as its gradient
 // is complete for this pass (every op that used it has run). Data-parallel training starts
 // a gradient all-reduce from here while the rest of the backward pass goes on.

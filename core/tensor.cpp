@@ -203,17 +203,26 @@ Tensor& Tensor::set_requires_grad(bool on) {
   impl_->requires_grad = on;
   return *this;
 }
-Tensor Tensor::grad() const { return impl_ ? impl_->grad : Tensor(); }
+Tensor Tensor::grad() const {
+  if (!impl_) return Tensor();
+  if (impl_->grad_pending_zero) {
+    impl_->grad.fill(0.0);
+    impl_->grad_pending_zero = false;
+  }
+  return impl_->grad;
+}
 void Tensor::set_grad(Tensor g) {
   if (g.defined() && (g.shape() != shape() || g.dtype() != dtype()))
     throw Error(fmt::format("set_grad: gradient {} for tensor {}", g.describe(), describe()));
   impl_->grad = std::move(g);
   impl_->grad_shared = false;
+  impl_->grad_pending_zero = false;
 }
 void Tensor::zero_grad() {
   if (impl_) {
     impl_->grad = Tensor();
     impl_->grad_shared = false;
+    impl_->grad_pending_zero = false;
   }
 }
 const std::shared_ptr<Node>& Tensor::grad_fn() const {

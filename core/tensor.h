@@ -84,7 +84,7 @@ class Tensor {
   // --- autograd ---
   bool requires_grad() const;
   Tensor& set_requires_grad(bool on = true);  // leaves only
-  Tensor grad() const;                        // undefined until a backward reaches it
+  Tensor grad() const;                        // undefined until a backward reaches it; fills a pending zero
   void set_grad(Tensor g);
   void zero_grad();                           // drops the gradient (explicit zeroing)
   const std::shared_ptr<Node>& grad_fn() const;
@@ -111,6 +111,10 @@ struct TensorImpl : std::enable_shared_from_this<TensorImpl> {
   bool requires_grad = false;
   Tensor grad;
   bool grad_shared = false;  // grad aliases another tensor's data: copy before adding into it
+  // zero_grad (in place) kept grad's memory but did not fill it: its values are 0 in meaning.
+  // grad() and grad_buffer fill it before anyone reads or adds; grad_buffer_unfilled hands it out
+  // unfilled to a backward that overwrites every element (saves a pass over a 558 MB gradient).
+  bool grad_pending_zero = false;
   std::shared_ptr<Node> grad_fn;
 };
 

@@ -253,6 +253,10 @@ void GradBuckets::prepare_gradient(int param) {
   // The worker reduces in place: the gradient must exist, and own its memory (accumulate_grad
   // may have stored a tensor that aliases another gradient).
   TensorImpl* impl = params_[static_cast<size_t>(param)].impl();
+  if (impl->grad_pending_zero) {  // zero_grad's fill, done now
+    impl->grad.fill(0.0);
+    impl->grad_pending_zero = false;
+  }
   if (!impl->grad.defined()) {
     impl->grad = Tensor::zeros(impl->shape, impl->dtype);
     param_missing_[static_cast<size_t>(param)] = 1;

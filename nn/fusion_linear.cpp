@@ -198,7 +198,11 @@ Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, 
       const S* g = gy.data<S>();  // (B,N)
       const S* W = sw.data<S>();
       const bool want_z = a.requires_grad() || v.requires_grad() || t.requires_grad();
-      S* gW = weight.requires_grad() ? grad_buffer(weight).data<S>() : nullptr;  // (N,F), added into
+      // (N,F): the column blocks below cover it once each, so a zero gradient (new, or after
+      // zero_grad) is written (beta = 0) without being filled first, any other is added into.
+      bool gW_zero = false;
+      S* gW = weight.requires_grad() ? grad_buffer_unfilled(weight, gW_zero).data<S>() : nullptr;
+      const S gW_beta = gW_zero ? 0 : 1;
       // Per audio index: da (B) in double, sv (B,V1), wt (B,T1) in S (see backward_block).
       std::vector<double> da(static_cast<size_t>(A1 * B), 0.0);
       std::vector<S> svs(want_z ? static_cast<size_t>(A1 * B * V1) : 0, S(0));
@@ -222,8 +226,8 @@ Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, 
             } else {
               build_block(f, i, j0, j1, s.zd.data());
             }
-            // dL/dW[:, cols] (N,w) += g^T (N,B) zd (B,w)
-            if (gW) gemm<S>(true, false, N, w, B, 1, g, N, s.zd.data(), w, 1, gW + col0, F);
+            // dL/dW[:, cols] (N,w) += g^T (N,B) zd (B,w)   (= when gW_zero)
+            if (gW) gemm<S>(true, false, N, w, B, 1, g, N, s.zd.data(), w, gW_beta, gW + col0, F);
           }
         });
       }

@@ -127,12 +127,12 @@ void Module::train(bool on) {
 }
 
 void zero_grad(const Tensor& param, bool set_to_none) {
-  if (!param.defined() || !param.grad().defined()) return;
+  if (!param.defined() || !param.impl()->grad.defined()) return;
   Tensor p = param;
   if (set_to_none || p.impl()->grad_shared)
     p.zero_grad();
   else
-    p.grad().fill(0.0);
+    p.impl()->grad_pending_zero = true;  // the fill happens at the next read or add (see tensor.h)
 }
 
 void Module::zero_grad(bool set_to_none) {
@@ -151,6 +151,7 @@ void Module::to(DType dtype) {
     impl->offset = 0;
     impl->grad = Tensor();
     impl->grad_shared = false;
+    impl->grad_pending_zero = false;
   };
   for (Entry& e : params_) convert(e.tensor);
   for (Entry& e : buffers_)

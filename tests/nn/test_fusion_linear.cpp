@@ -95,6 +95,32 @@ BOOST_AUTO_TEST_CASE(equals_the_unfused_composition) {
     }
 }
 
+// zero_grad leaves the weight gradient's fill pending and the backward writes it (GEMM beta = 0):
+// whatever the buffer held is never read; without zero_grad the next backward adds as always.
+BOOST_AUTO_TEST_CASE(zeroed_weight_gradient_is_written_other_gradients_added_into) {
+  const DropoutKey key{.seed = 5, .step = 1, .row_offset = 0};
+  Case c(DType::F32, 41);
+  const auto once = value_and_grads(c, [&](const std::vector<Tensor>& in) { return fused(in, 0.2, key); });
+  Tensor r = random_tensor(once[0].shape(), 99, -1, 1, DType::F32);  // value_and_grads' r
+  auto backward = [&] { sum(mul(fused(c.leaves(), 0.2, key), r)).backward(); };
+  // Garbage (NaN) in the kept buffer, then zero_grad: the backward must not read it.
+  c.w.impl()->grad.fill(std::nan(""));
+  zero_grad(c.w);
+  BOOST_TEST(c.w.impl()->grad_pending_zero);
+  backward();
+  BOOST_TEST(c.w.grad().to_vector() == once[4].to_vector(), boost::test_tools::per_element());
+  backward();  // no zero_grad: added into
+  std::vector<double> twice = once[4].to_vector();
+  for (double& v : twice) v = static_cast<double>(static_cast<float>(v) + static_cast<float>(v));
+  BOOST_TEST(c.w.grad().to_vector() == twice, boost::test_tools::per_element());
+  // A pending zero reads as zeros, through grad() as through an op that adds into it.
+  zero_grad(c.w);
+  for (double v : c.w.grad().to_vector()) BOOST_TEST(v == 0.0);
+  zero_grad(c.w);
+  accumulate_grad(c.w, Tensor::ones(c.w.shape(), DType::F32));
+  for (double v : c.w.grad().to_vector()) BOOST_TEST(v == 1.0);
+}
+
 BOOST_AUTO_TEST_CASE(same_result_whatever_the_thread_count) {
   const DropoutKey key{.seed = 4, .step = 2, .row_offset = 0};
   Case c(DType::F32, 41);
