@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "dist/process_group.h"
+#include "distributed/process_group.h"
 
-using mtfn::dist::PendingReduce;
-using mtfn::dist::ProcessGroup;
+using mtfn::distributed::PendingReduce;
+using mtfn::distributed::ProcessGroup;
 
 static double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -16,9 +16,9 @@
 #include <fmt/format.h>
 
 #include "core/autograd.h"
-#include "dist/dist.h"
-#include "models/mtfn/commands.h"
-#include "models/mtfn/data_parallel.h"
+#include "distributed/distributed.h"
+#include "core/threads.h"
+#include "training/data_parallel.h"
 #include "models/mtfn/model.h"
 #include "models/mtfn/optimizer.h"
 #include "nn/random.h"
@@ -42,16 +42,16 @@ int main(int argc, char** argv) {
     else if (k == "--threads") threads = std::atoi(argv[i + 1]);
     else if (k == "--bucket-mb") bucket_mb = std::atoll(argv[i + 1]);
   }
-  dist::ProcessGroup g;
-  models::ThreadLimit limit(threads);
+  distributed::ProcessGroup g;
+  ThreadLimit limit(threads);
   const int r = g.rank(), n = g.size();
   const int64_t lo = r * B / n, hi = (r + 1) * B / n, b = hi - lo;
   models::MtfnConfig cfg;
   models::Mtfn model(cfg, 1111);
   auto adam = models::make_mtfn_optimizer(model, cfg);
   models::DataParallel dp(n > 1 ? &g : nullptr, model);
-  std::unique_ptr<dist::GradBuckets> buckets;  // our own, to read its timing
-  if (n > 1) buckets = std::make_unique<dist::GradBuckets>(g, model.parameters(), bucket_mb << 20);
+  std::unique_ptr<distributed::GradBuckets> buckets;  // our own, to read its timing
+  if (n > 1) buckets = std::make_unique<distributed::GradBuckets>(g, model.parameters(), bucket_mb << 20);
   nn::Generator gen(7 + static_cast<uint64_t>(r));
   data::Batch batch;
   batch.text = Tensor::empty({b, seq, cfg.feature_dims[0]});

@@ -344,4 +344,10 @@ SimsDataset load_sims_dataset(const std::filesystem::path& path) {
   return sims_dataset_from_pickle(doc);
 }
 
+int label_class(float label) {
+  if (label <= -0.1f) return 0;
+  if (label <= 0.1f) return 1;
+  return 2;
+}
+
 }  // namespace mtfn::data

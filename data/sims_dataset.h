@@ -33,6 +33,9 @@ enum class Task : int { M = 0, T = 1, A = 2, V = 3 };
 inline constexpr std::array<Task, 4> kAllTasks = {Task::M, Task::T, Task::A, Task::V};
 std::string_view task_name(Task task);            // "M", "T", "A", "V"
 std::string_view task_label_key(Task task);       // "regression_labels", "regression_labels_T", ...
+// Class of a label value (mtfn.md §5): 0 negative if <= -0.1, 1 neutral if in (-0.1, 0.1], 2 positive;
+// compared in float32, as MMSA.
+int label_class(float label);
 
 // Letters used in shapes below: N samples of the split, T text steps, Dt/Da/Dv feature sizes.
 struct SimsSplit {

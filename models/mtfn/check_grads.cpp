@@ -4,15 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iostream>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/ops.h"
-#include "models/mtfn/commands.h"
 #include "models/mtfn/model.h"
 #include "models/mtfn/optimizer.h"
 #include "nn/safetensors.h"
@@ -180,37 +177,6 @@ CheckReport check_reference(const std::string& path) {
     }
   }
   return report;
-}
-
-void add_check_grads_command(CLI::App& app) {
-  struct Options {
-    std::string reference;
-    double tolerance = 1e-9;
-  };
-  auto opt = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand(
-      "check-grads",
-      "Compare the model's forward, loss, gradients and Adam steps with a PyTorch reference file (float64)");
-  cmd->add_option("--reference", opt->reference, "a reference file (tests/fixtures/reference/*.safetensors)")
-      ->required();
-  cmd->add_option("--tolerance", opt->tolerance, "largest relative error accepted")->capture_default_str();
-  cmd->callback([opt] {
-    CheckReport r;
-    try {
-      r = check_reference(opt->reference);
-    } catch (const std::exception& e) {
-      command_fail("check-grads", e.what(), 2);
-    }
-    std::cout << fmt::format("check-grads {}: {}\n", opt->reference, r.description);
-    for (const CheckGroup& g : r.groups)
-      std::cout << fmt::format("  {:<14} max rel err {:9.2e}  ({} tensors; worst {})  {}\n", g.name, g.max_error,
-                               g.tensors, g.worst, g.max_error <= opt->tolerance ? "ok" : "FAIL");
-    if (!r.ok(opt->tolerance)) {
-      std::cout << fmt::format("check-grads: FAILED (tolerance {:g})\n", opt->tolerance);
-      throw CLI::RuntimeError(1);
-    }
-    std::cout << fmt::format("check-grads: all within {:g}\n", opt->tolerance);
-  });
 }
 
 }  // namespace mtfn::models

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "core/ops.h"
-#include "models/mtfn/metrics.h"
 #include "nn/fusion_linear.h"
 
 namespace mtfn::models {
@@ -112,7 +111,7 @@ MtfnOutput Mtfn::forward(const Tensor& text, const Tensor& audio, const Tensor& 
 
 std::vector<int64_t> label_classes(const Tensor& labels) {
   std::vector<int64_t> c(static_cast<size_t>(labels.numel()));
-  for (int64_t i = 0; i < labels.numel(); ++i) c[static_cast<size_t>(i)] = label_class(static_cast<float>(labels.at(i)));
+  for (int64_t i = 0; i < labels.numel(); ++i) c[static_cast<size_t>(i)] = data::label_class(static_cast<float>(labels.at(i)));
   return c;
 }
 

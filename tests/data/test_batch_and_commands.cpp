@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "data/batch.h"
-#include "data/commands.h"
+#include "cli/data_commands.h"
 #include "data/synth.h"
 #include "fixtures.h"
 

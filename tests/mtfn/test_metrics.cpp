@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "models/mtfn/metrics.h"
+#include "training/metrics.h"
 
 using namespace mtfn::models;
 

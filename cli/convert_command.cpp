@@ -1,0 +1,69 @@
+// `mtfn convert --in X.pth --out X.safetensors`: a PyTorch checkpoint (MMSA's mtfn-sims.pth) to our
+// model file (the state_dict under PyTorch's names, "Model." removed, plus the inferred config), so
+// that `mtfn test` / `predict` / anything reading model files can use it. With --raw, any state_dict:
+// every tensor as saved, no MTFN checks. The other way is tools/safetensors_to_torch.py.
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "data/pth.h"
+#include "cli/commands.h"
+#include "models/mtfn/pth_checkpoint.h"
+#include "training/trainer.h"
+#include "nn/safetensors.h"
+
+namespace mtfn::models {
+
+void add_convert_command(CLI::App& app) {
+  struct Options {
+    std::string in, out;
+    bool raw = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("convert", "Convert a PyTorch .pth checkpoint (e.g. MMSA's) to a safetensors model file");
+  cmd->add_option("--in", opt->in, "a torch.save(state_dict) file, zip or legacy format")->required();
+  cmd->add_option("--out", opt->out, "the safetensors file to write")->required();
+  cmd->add_flag("--raw", opt->raw, "any state_dict: write every tensor as saved (no MTFN checks, no config)");
+  cmd->callback([opt] {
+    std::unique_ptr<data::PthReader> reader;
+    std::unique_ptr<Mtfn> model;
+    nn::TensorDict raw;
+    try {
+      reader = std::make_unique<data::PthReader>(opt->in);
+      if (opt->raw) {
+        for (const data::PthEntry& e : reader->entries())
+          raw.insert(e.name, reader->read(e), e.dtype == data::PthDType::int64);
+      } else {
+        model = load_pth_model(*reader);
+      }
+    } catch (const std::exception& e) {
+      command_fail("convert", e.what(), 2);
+    }
+    const std::string prefix = pth_prefix(*reader);
+    try {
+      if (opt->raw) {
+        nn::write_safetensors(opt->out, raw, {{"converted_from", opt->in}});
+      } else {
+        save_model_file(opt->out, *model, nlohmann::json{{"converted_from", opt->in}}.dump());
+      }
+    } catch (const std::exception& e) {
+      command_fail("convert", e.what(), 1);
+    }
+    if (opt->raw) {
+      std::cout << fmt::format("wrote {}: {} tensors as saved ({} format)\n", opt->out, raw.size(), reader->format());
+      return;
+    }
+    const MtfnConfig& c = model->config();
+    std::cout << fmt::format(
+        "wrote {}: MTFN {} ({} tensors, {} parameters; feature_dims [{}, {}, {}], hidden_dims [{}, {}, {}], "
+        "text_out {}) from {} ({} format{})\n",
+        opt->out, mode_name(c.train_mode), model->state_dict().size(), model->num_parameters(), c.feature_dims[0],
+        c.feature_dims[1], c.feature_dims[2], c.hidden_dims[0], c.hidden_dims[1], c.hidden_dims[2], c.text_out, opt->in,
+        reader->format(), prefix.empty() ? "" : ", prefix 'Model.' removed");
+  });
+}
+
+}  // namespace mtfn::models

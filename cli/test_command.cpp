@@ -1,0 +1,160 @@
+// `mtfn test` and `mtfn predict`: a saved model (DIR/models/mtfn-<seed>.safetensors) on a split of a
+// feature file; scores printed, or one CSV row per sample.
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "data/pth.h"
+#include "data/sims_dataset.h"
+#include "cli/commands.h"
+#include "core/threads.h"
+#include "models/mtfn/pth_checkpoint.h"
+#include "training/trainer.h"
+
+namespace mtfn::models {
+
+namespace {
+
+struct Loaded {
+  std::unique_ptr<Mtfn> model;
+  data::SimsDataset ds;
+};
+
+Loaded load_both(const std::string& command, const std::string& checkpoint, const std::string& data_path,
+                 const std::string& split_name) {
+  Loaded l;
+  if (split_name != "train" && split_name != "valid" && split_name != "test")
+    command_fail(command, fmt::format("--split: expected train, valid or test, got '{}'", split_name), 2);
+  try {
+    l.model = data::is_pth_file(checkpoint) ? load_pth_model(checkpoint) : load_model_file(checkpoint);  // MMSA's .pth too
+  } catch (const std::exception& e) {
+    command_fail(command, e.what(), 2);
+  }
+  try {
+    l.ds = data::load_sims_dataset(data_path);
+  } catch (const std::exception& e) {
+    command_fail(command, e.what(), 2);
+  }
+  const auto& fd = l.model->config().feature_dims;
+  const data::SimsSplit& s = l.ds.split(split_name);
+  if (fd[0] != l.ds.text_dim || fd[1] != l.ds.audio_dim || fd[2] != l.ds.vision_dim)
+    command_fail(command,
+                 fmt::format("{}: features (text {}, audio {}, vision {}) do not fit the model's [{}, {}, {}]", data_path,
+                             l.ds.text_dim, l.ds.audio_dim, l.ds.vision_dim, fd[0], fd[1], fd[2]),
+                 2);
+  if (s.size == 0) command_fail(command, fmt::format("{}: split {} is empty", data_path, split_name), 2);
+  return l;
+}
+
+}  // namespace
+
+void add_test_command(CLI::App& app) {
+  struct Options {
+    std::string checkpoint, data, split = "test";
+    int threads = 0;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("test", "Score a saved model on a split of a feature file");
+  cmd->add_option("--checkpoint", opt->checkpoint, "a model file (DIR/models/mtfn-<seed>.safetensors) or a PyTorch .pth (e.g. MMSA's)")->required();
+  cmd->add_option("--data", opt->data, "an MMSA feature file")->required();
+  cmd->add_option("--split", opt->split, "train, valid or test")->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "worker threads (0: all cores)");
+  cmd->callback([opt] {
+    ThreadLimit threads(opt->threads);
+    Loaded l = load_both("test", opt->checkpoint, opt->data, opt->split);
+    const MtfnConfig& cfg = l.model->config();
+    SplitEval r;
+    try {
+      r = evaluate_split(*l.model, l.ds.split(opt->split), cfg, metric_kind_of(l.ds), cfg.batch_size);
+    } catch (const std::exception& e) {
+      command_fail("test", e.what(), 1);
+    }
+    std::cout << fmt::format("{} on {} {} ({} samples, {} mode):\n", opt->checkpoint, opt->data, opt->split,
+                             l.ds.split(opt->split).size, mode_name(cfg.train_mode));
+    for (const auto& [k, v] : r.metrics.items) std::cout << fmt::format("  {:<14} {:.4f}\n", k, v);
+    std::cout << fmt::format("  {:<14} {:.4f}\n", "Loss", r.loss);
+  });
+}
+
+void add_predict_command(CLI::App& app) {
+  struct Options {
+    std::string checkpoint, data, out, split = "test";
+    int threads = 0;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("predict", "Write a saved model's predictions for every sample of a split as CSV");
+  cmd->add_option("--checkpoint", opt->checkpoint, "a model file (DIR/models/mtfn-<seed>.safetensors) or a PyTorch .pth (e.g. MMSA's)")->required();
+  cmd->add_option("--data", opt->data, "an MMSA feature file")->required();
+  cmd->add_option("--out", opt->out, "the CSV to write")->required();
+  cmd->add_option("--split", opt->split, "train, valid or test")->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "worker threads (0: all cores)");
+  cmd->callback([opt] {
+    ThreadLimit threads(opt->threads);
+    Loaded l = load_both("predict", opt->checkpoint, opt->data, opt->split);
+    const MtfnConfig& cfg = l.model->config();
+    const data::SimsSplit& s = l.ds.split(opt->split);
+    SplitEval r;
+    try {
+      r = evaluate_split(*l.model, s, cfg, metric_kind_of(l.ds), cfg.batch_size);
+    } catch (const std::exception& e) {
+      command_fail("predict", e.what(), 1);
+    }
+    const bool cls = cfg.train_mode == TrainMode::classification;
+    const int64_t O = cfg.output_dim();
+    std::string csv = "id";
+    const char* tasks[4] = {"M", "T", "A", "V"};
+    for (const char* t : tasks) {
+      csv += fmt::format(",{}", t);
+      if (cls)
+        for (int64_t c = 0; c < O; ++c) csv += fmt::format(",{}_p{}", t, c);
+    }
+    for (const char* t : tasks) csv += fmt::format(",label_{}", t);
+    csv += "\n";
+    auto quote = [](const std::string& x) {
+      if (x.find_first_of(",\"\n") == std::string::npos) return x;
+      std::string q = "\"";
+      for (char ch : x) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      return q + "\"";
+    };
+    for (int64_t i = 0; i < s.size; ++i) {
+      csv += quote(s.ids.empty() ? fmt::format("{}", i) : s.ids[static_cast<size_t>(i)]);
+      for (int t = 0; t < 4; ++t) {
+        const float* o = r.out[t].data() + i * O;
+        if (!cls) {
+          csv += fmt::format(",{}", o[0]);
+          continue;
+        }
+        // the predicted class, then softmax probabilities
+        int64_t best = 0;
+        for (int64_t c = 1; c < O; ++c)
+          if (o[c] > o[best]) best = c;
+        double z = 0;
+        for (int64_t c = 0; c < O; ++c) z += std::exp(static_cast<double>(o[c]) - o[best]);
+        csv += fmt::format(",{}", best);
+        for (int64_t c = 0; c < O; ++c) csv += fmt::format(",{:.6f}", std::exp(static_cast<double>(o[c]) - o[best]) / z);
+      }
+      for (int t = 0; t < 4; ++t) {
+        const auto& lab = s.label(static_cast<data::Task>(t));
+        if (lab.empty()) {
+          csv += ",";
+        } else if (cls) {
+          csv += fmt::format(",{}", label_class(lab[static_cast<size_t>(i)]));
+        } else {
+          csv += fmt::format(",{}", lab[static_cast<size_t>(i)]);
+        }
+      }
+      csv += "\n";
+    }
+    try {
+      atomic_write_text(opt->out, csv);
+    } catch (const std::exception& e) {
+      command_fail("predict", e.what(), 1);
+    }
+    std::cout << fmt::format("wrote {}: {} rows ({} {})\n", opt->out, s.size, opt->data, opt->split);
+  });
+}
+
+}  // namespace mtfn::models

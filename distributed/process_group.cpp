@@ -1,0 +1,297 @@
+// ProcessGroup on MPI (when built with MTFN_WITH_MPI) or as a group of one (always possible).
+// Every wait is MPI_Test in a loop with a deadline, so a dead or stuck peer turns into an abort
+// with a message naming the collective, never into a silent hang. See docs/distributed.md.
+#include "distributed/process_group.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/tensor.h"
+
+#if MTFN_WITH_MPI
+#include <mpi.h>
+#endif
+
+namespace mtfn::distributed {
+
+namespace {
+
+const char* env(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+int env_int(const char* name, int fallback) {
+  const char* v = env(name);
+  return v ? std::atoi(v) : fallback;
+}
+
+// What the launcher told us: was this process started as one rank of an MPI job, and how many.
+struct LauncherInfo {
+  bool mpi_launched = false;  // an MPI launcher's wiring is present (PMI / PMIx / ORTE)
+  int size = 1;               // 0: launched, size unknown until MPI_Init
+  int slurm_tasks = 1;        // srun's task count for this step (even without MPI wiring)
+};
+
+LauncherInfo launcher_info() {
+  LauncherInfo info;
+  info.slurm_tasks = env_int("SLURM_STEP_NUM_TASKS", 1);
+  if (env("OMPI_COMM_WORLD_SIZE")) {
+    info = {true, env_int("OMPI_COMM_WORLD_SIZE", 1), info.slurm_tasks};
+  } else if (env("PMI_SIZE")) {
+    info = {true, env_int("PMI_SIZE", 1), info.slurm_tasks};
+  } else if (env("PMIX_RANK")) {
+    info = {true, info.slurm_tasks > 1 ? info.slurm_tasks : 0, info.slurm_tasks};
+  }
+  return info;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "?";
+  return buf;
+}
+
+}  // namespace
+
+bool mpi_compiled() { return MTFN_WITH_MPI != 0; }
+
+int launcher_world_size() {
+  const LauncherInfo info = launcher_info();
+  if (info.mpi_launched) return info.size > 0 ? info.size : 2;
+  return info.slurm_tasks;
+}
+
+double default_timeout_seconds() {
+  const char* v = env("MTFN_DIST_TIMEOUT");
+  if (!v) return 600.0;
+  const double s = std::atof(v);
+  if (!(s > 0)) throw Error(fmt::format("MTFN_DIST_TIMEOUT={}: expected a positive number of seconds", v));
+  return s;
+}
+
+// ---- requests
+
+#if MTFN_WITH_MPI
+struct PendingReduce::Impl {
+  MPI_Request request = MPI_REQUEST_NULL;
+};
+struct ProcessGroup::Impl {
+  MPI_Comm main = MPI_COMM_NULL;   // blocking collectives of the main thread
+  MPI_Comm grads = MPI_COMM_NULL;  // gradient buckets, from dist/buckets.h's thread
+};
+#else
+struct PendingReduce::Impl {};
+struct ProcessGroup::Impl {};
+#endif
+
+PendingReduce::PendingReduce(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PendingReduce::PendingReduce() = default;
+PendingReduce::PendingReduce(PendingReduce&&) noexcept = default;
+PendingReduce& PendingReduce::operator=(PendingReduce&&) noexcept = default;
+PendingReduce::~PendingReduce() = default;
+
+bool PendingReduce::test() {
+  if (!impl_) return true;
+#if MTFN_WITH_MPI
+  int done = 0;
+  MPI_Test(&impl_->request, &done, MPI_STATUS_IGNORE);
+  if (!done) return false;
+#endif
+  impl_.reset();
+  return true;
+}
+
+// ---- the group
+
+ProcessGroup::ProcessGroup(double timeout_seconds) : timeout_s_(timeout_seconds), host_(host_name()) {
+  const LauncherInfo info = launcher_info();
+  if (!info.mpi_launched) {
+    if (info.slurm_tasks > 1)
+      throw Error(fmt::format(
+          "srun started {} tasks but none has MPI wiring (no PMI/PMIx environment): each would train alone. "
+          "Launch with `srun --mpi=pmix ...` (or pmi2), or with mpirun",
+          info.slurm_tasks));
+    return;  // a group of one, no MPI
+  }
+#if MTFN_WITH_MPI
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  uses_mpi_ = true;
+  impl_ = std::make_unique<Impl>();
+  MPI_Comm_dup(MPI_COMM_WORLD, &impl_->main);
+  MPI_Comm_dup(MPI_COMM_WORLD, &impl_->grads);
+  MPI_Comm_rank(impl_->main, &rank_);
+  MPI_Comm_size(impl_->main, &size_);
+  if (provided < MPI_THREAD_MULTIPLE)
+    abort("this MPI library does not provide MPI_THREAD_MULTIPLE (needed to all-reduce gradients during the "
+          "backward pass); use Open MPI >= 3 or MPICH built with thread support");
+  if (info.size > 0 && info.size != size_)
+    abort(fmt::format("the launcher started {} processes but MPI sees {}: the launcher and the MPI library do "
+                      "not match (with Slurm use `srun --mpi=pmix`)",
+                      info.size, size_));
+#else
+  if (info.size != 1)
+    throw Error(fmt::format(
+        "started as {} processes by an MPI launcher, but this build of mtfn has no MPI, so multi-process training "
+        "is unavailable (install libopenmpi-dev and rebuild with -DMTFN_WITH_MPI=ON; or run one process)",
+        info.size > 0 ? std::to_string(info.size) : std::string("several")));
+#endif
+}
+
+ProcessGroup::~ProcessGroup() {
+#if MTFN_WITH_MPI
+  if (!uses_mpi_) return;
+  // Leaving because of an exception on this rank alone would leave the others waiting in their
+  // next collective: end the whole job now instead.
+  if (std::uncaught_exceptions() > 0) abort("stopped by an error (see above)");
+  barrier("the end of the job");
+  MPI_Comm_free(&impl_->grads);
+  MPI_Comm_free(&impl_->main);
+  MPI_Finalize();
+#endif
+}
+
+std::string ProcessGroup::where() const {
+  return size_ == 1 ? std::string("") : fmt::format("rank {} of {} (host {})", rank_, size_, host_);
+}
+
+void ProcessGroup::abort(std::string_view message, int code) const {
+  const std::string w = where();
+  std::fprintf(stderr, "mtfn: %s%s%.*s\n", w.c_str(), w.empty() ? "" : ": ", static_cast<int>(message.size()),
+               message.data());
+  std::fflush(stderr);
+#if MTFN_WITH_MPI
+  if (uses_mpi_) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+  std::_Exit(code);
+}
+
+template <class Done>
+void ProcessGroup::watched_wait(Done done, std::string_view what) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  for (uint64_t spin = 0;; ++spin) {
+    if (done()) return;
+    // Yield rather than sleep: a collective between healthy ranks completes in microseconds to
+    // seconds, and on an oversubscribed node the peer needs this core.
+    std::this_thread::yield();
+    if ((spin & 1023) == 1023) {
+      const double waited = std::chrono::duration<double>(clock::now() - start).count();
+      if (waited > timeout_s_)
+        abort(fmt::format("no progress for {:.0f} s in {}: another rank has died or hangs. Stopping the job; "
+                          "`mtfn train --resume` continues from the last checkpoint (the wait limit is "
+                          "$MTFN_DIST_TIMEOUT seconds)",
+                          waited, what));
+      if (waited > 0.01) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+}
+
+#if MTFN_WITH_MPI
+namespace {
+void check_count(int64_t n, std::string_view what) {
+  if (n > INT32_MAX) throw Error(fmt::format("{}: {} elements in one MPI call (at most 2^31 - 1)", what, n));
+}
+}  // namespace
+#endif
+
+void ProcessGroup::allreduce_sum(std::span<double> values, std::string_view what) {
+#if MTFN_WITH_MPI
+  if (!uses_mpi_ || values.empty()) return;
+  check_count(static_cast<int64_t>(values.size()), what);
+  MPI_Request req;
+  MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, impl_->main, &req);
+  watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
+#endif
+}
+
+void ProcessGroup::allreduce_sum(std::span<float> values, std::string_view what) {
+#if MTFN_WITH_MPI
+  if (!uses_mpi_ || values.empty()) return;
+  check_count(static_cast<int64_t>(values.size()), what);
+  MPI_Request req;
+  MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_FLOAT, MPI_SUM, impl_->main, &req);
+  watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
+#endif
+}
+
+void ProcessGroup::allreduce_max(std::span<double> values, std::string_view what) {
+#if MTFN_WITH_MPI
+  if (!uses_mpi_ || values.empty()) return;
+  check_count(static_cast<int64_t>(values.size()), what);
+  MPI_Request req;
+  MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_MAX, impl_->main, &req);
+  watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
+#endif
+}
+
+void ProcessGroup::broadcast(void* data, int64_t bytes, int root, std::string_view what) {
+#if MTFN_WITH_MPI
+  if (!uses_mpi_ || bytes == 0) return;
+  // In pieces of at most 1 GiB (MPI counts are int).
+  auto* p = static_cast<char*>(data);
+  for (int64_t off = 0; off < bytes; off += int64_t{1} << 30) {
+    const int n = static_cast<int>(std::min<int64_t>(bytes - off, int64_t{1} << 30));
+    MPI_Request req;
+    MPI_Ibcast(p + off, n, MPI_BYTE, root, impl_->main, &req);
+    watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
+  }
+#endif
+}
+
+std::vector<uint64_t> ProcessGroup::allgather(uint64_t value, std::string_view what) {
+  std::vector<uint64_t> out(static_cast<size_t>(size_), value);
+#if MTFN_WITH_MPI
+  if (!uses_mpi_) return out;
+  MPI_Request req;
+  MPI_Iallgather(&value, 1, MPI_UINT64_T, out.data(), 1, MPI_UINT64_T, impl_->main, &req);
+  watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
+#endif
+  return out;
+}
+
+void ProcessGroup::barrier(std::string_view what) {
+#if MTFN_WITH_MPI
+  if (!uses_mpi_) return;
+  MPI_Request req;
+  MPI_Ibarrier(impl_->main, &req);
+  watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
+#endif
+}
+
+#if MTFN_WITH_MPI
+namespace {
+PendingReduce start_reduce(MPI_Comm comm, void* data, int64_t n, MPI_Datatype type) {
+  check_count(n, "gradient bucket");
+  auto impl = std::make_unique<PendingReduce::Impl>();
+  MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(n), type, MPI_SUM, comm, &impl->request);
+  return PendingReduce(std::move(impl));
+}
+}  // namespace
+#endif
+
+PendingReduce ProcessGroup::start_gradient_reduce(std::span<float> data) {
+#if MTFN_WITH_MPI
+  if (uses_mpi_ && !data.empty()) return start_reduce(impl_->grads, data.data(), std::ssize(data), MPI_FLOAT);
+#endif
+  return {};
+}
+
+PendingReduce ProcessGroup::start_gradient_reduce(std::span<double> data) {
+#if MTFN_WITH_MPI
+  if (uses_mpi_ && !data.empty()) return start_reduce(impl_->grads, data.data(), std::ssize(data), MPI_DOUBLE);
+#endif
+  return {};
+}
+
+void ProcessGroup::wait(PendingReduce& r, std::string_view what) {
+  watched_wait([&] { return r.test(); }, what);
+}
+
+}  // namespace mtfn::distributed

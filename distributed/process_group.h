@@ -1,0 +1,99 @@
+// ProcessGroup: the N processes of a data-parallel job (MPI ranks), and the few collectives
+// training needs: sum all-reduce, broadcast, all-gather of a word, barrier. Every blocking wait
+// is watched: if another rank dies or hangs, this rank aborts the whole job with a clear message
+// instead of waiting forever. Not here: gradients (dist/buckets.h), BatchNorm (dist/sync_batch_norm.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mtfn::distributed {
+
+// True if this build has MPI (CMake option MTFN_WITH_MPI).
+bool mpi_compiled();
+
+// How many processes the launcher (mpirun, srun, ...) says this job has, from its environment
+// (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE, SLURM_NTASKS with PMI); 1 if not launched by one.
+int launcher_world_size();
+
+// Seconds a blocking collective may wait before the job is declared dead: $MTFN_DIST_TIMEOUT,
+// else 600 (a step of the full model takes about a second; an epoch's evaluation a few).
+double default_timeout_seconds();
+
+// A started all-reduce (dist/buckets.h runs several at once). Move-only.
+class PendingReduce {
+ public:
+  PendingReduce();
+  PendingReduce(PendingReduce&&) noexcept;
+  PendingReduce& operator=(PendingReduce&&) noexcept;
+  ~PendingReduce();
+  bool active() const { return impl_ != nullptr; }
+  bool test();  // true once complete (then the handle is empty)
+
+  struct Impl;
+  explicit PendingReduce(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+class ProcessGroup {
+ public:
+  // Joins the job. Launched by mpirun / srun with N > 1 processes: initialises MPI (thread level
+  // MULTIPLE, so the gradient thread of dist/buckets.h can communicate while the main thread
+  // computes); without a launcher: a group of one that never touches MPI. A build without MPI
+  // launched as N > 1 processes throws Error saying MPI is unavailable (each process would
+  // otherwise silently train alone). `timeout_seconds` bounds every wait (see above).
+  explicit ProcessGroup(double timeout_seconds = default_timeout_seconds());
+  ~ProcessGroup();  // MPI_Finalize after a barrier
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }  // rank 0 writes logs, checkpoints and results
+  bool uses_mpi() const { return uses_mpi_; }
+  double timeout_seconds() const { return timeout_s_; }
+  // "rank 1 of 4 (host node07)": for messages.
+  std::string where() const;
+
+  // ---- blocking collectives on the main channel. Every rank must call the same ones in the same
+  // order; `what` names the call in the timeout message ("BatchNorm statistics", ...).
+  void allreduce_sum(std::span<double> values, std::string_view what);  // in place
+  void allreduce_sum(std::span<float> values, std::string_view what);   // in place
+  void allreduce_max(std::span<double> values, std::string_view what);  // in place
+  void broadcast(void* data, int64_t bytes, int root, std::string_view what);
+  std::vector<uint64_t> allgather(uint64_t value, std::string_view what);  // [rank] = value
+  void barrier(std::string_view what);
+
+  // ---- the gradient channel: a separate communicator, so that bucket all-reduces (started from
+  // dist/buckets.h's thread) never interleave with the main channel's collectives. In place, sum.
+  PendingReduce start_gradient_reduce(std::span<float> data);
+  PendingReduce start_gradient_reduce(std::span<double> data);
+  // Waits for `r`, aborting the job after the timeout; `what` names it in the message.
+  void wait(PendingReduce& r, std::string_view what);
+
+  // Ends every process of the job with exit status `code` after printing `message` (prefixed with
+  // where()). With one process: prints and exits.
+  [[noreturn]] void abort(std::string_view message, int code = 1) const;
+
+  struct Impl;
+
+ private:
+  // Polls `done` until true or until the timeout, then aborts naming `what`.
+  template <class Done>
+  void watched_wait(Done done, std::string_view what);
+
+  int rank_ = 0, size_ = 1;
+  bool uses_mpi_ = false;
+  double timeout_s_;
+  std::string host_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mtfn::distributed

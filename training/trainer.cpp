@@ -1,0 +1,456 @@
+// The training loop, checkpoints and resume, evaluation, and the results of a run.
+//
+// Resume: after every epoch the seed's state (model, optimizer, epoch, step, early-stopping state,
+// history) goes to DIR/checkpoints/seed-<s>/last.safetensors through a temp file + rename; when the
+// epoch is the best so far, best.safetensors becomes a hard link to that same file (no second write
+// of the 558 MB model). Nothing random is kept in a generator: the shuffle
+// is a function of (seed, epoch) and every dropout mask of (seed, step, row, column), so a run
+// resumed from epoch e's checkpoint computes exactly what the uninterrupted run computed.
+#include "training/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/ops.h"
+#include "data/batch.h"
+#include "data/batching.h"
+#include "training/data_parallel.h"
+#include "models/mtfn/optimizer.h"
+#include "training/state_io.h"
+#include "nn/safetensors.h"
+
+namespace mtfn::models {
+
+using json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::vector<int64_t> iota_range(int64_t begin, int64_t end) {
+  std::vector<int64_t> v;
+  for (int64_t i = begin; i < end; ++i) v.push_back(i);
+  return v;
+}
+
+std::string metrics_line(const MetricList& m) {
+  std::string s;
+  for (const auto& [k, v] : m.items) s += fmt::format("{}{} {:.4f}", s.empty() ? "" : " ", k, v);
+  return s;
+}
+
+// Lines to DIR/train.log and the console; a progress bar on the console only.
+class Logger {
+ public:
+  Logger(const fs::path& file, bool append, std::ostream* console, bool progress)
+      : log_(file, append ? std::ios::app : std::ios::trunc), console_(console), progress_(progress && console) {}
+  void line(const std::string& s) {
+    clear_bar();
+    log_ << s << "\n";
+    log_.flush();
+    if (console_) (*console_) << s << "\n" << std::flush;
+  }
+  void bar(const std::string& label, int64_t done, int64_t total, double sec_per_step) {
+    if (!progress_) return;
+    constexpr int kWidth = 24;
+    const int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
+    std::string s = fmt::format("\r  {} [{}{}] {}/{} batches, {:.2f} s/step", label, std::string(filled, '#'),
+                                std::string(kWidth - filled, '.'), done, total, sec_per_step);
+    bar_len_ = s.size();
+    (*console_) << s << std::flush;
+  }
+
+ private:
+  void clear_bar() {
+    if (progress_ && bar_len_) (*console_) << "\r" << std::string(bar_len_, ' ') << "\r";
+    bar_len_ = 0;
+  }
+  std::ofstream log_;
+  std::ostream* console_;
+  bool progress_;
+  size_t bar_len_ = 0;
+};
+
+// What the training of one seed carries from epoch to epoch (all of it in the checkpoint).
+struct SeedState {
+  int64_t epoch = 0;        // epochs finished
+  uint64_t step = 0;        // training steps taken (keys the dropout masks)
+  double best_valid = 1e8;  // MMSA starts from 1e8 ('min' key)
+  int64_t best_epoch = 0;
+  std::vector<EpochRecord> history;
+
+  json to_json() const {
+    json h = json::array();
+    for (const EpochRecord& e : history) {
+      SeedResult tmp;
+      tmp.epochs = {e};
+      h.push_back(seed_to_json(tmp)["epochs"][0]);
+    }
+    return {{"epoch", epoch}, {"step", step}, {"best_valid", best_valid}, {"best_epoch", best_epoch}, {"history", h}};
+  }
+  static SeedState from_json(const json& j) {
+    SeedState s;
+    s.epoch = j.at("epoch").get<int64_t>();
+    s.step = j.at("step").get<uint64_t>();
+    s.best_valid = j.at("best_valid").get<double>();
+    s.best_epoch = j.at("best_epoch").get<int64_t>();
+    json wrapped = {{"seed", 0}, {"best_epoch", 0}, {"test", json::object()}, {"epochs", j.at("history")}};
+    s.history = seed_from_json(wrapped).epochs;
+    return s;
+  }
+};
+
+bool should_stop(const SeedState& s, const MtfnConfig& cfg, int64_t max_epochs) {
+  if (s.epoch == 0) return false;
+  return s.epoch - s.best_epoch >= cfg.early_stop || (max_epochs > 0 && s.epoch >= max_epochs);
+}
+
+void save_checkpoint(const fs::path& path, const Mtfn& model, const MtfnOptimizer& opt, const SeedState& s,
+                     uint64_t seed) {
+  nn::TensorDict all;
+  all.insert_all(model.state_dict(), "model.");
+  all.insert_all(opt.state_dict(), "optim.");
+  const json meta = {{"format", "mtfn-checkpoint/1"},
+                     {"seed", seed},
+                     {"config", config_to_json(model.config())},
+                     {"state", s.to_json()}};
+  nn::write_safetensors(path.string(), all, {{"trainer", meta.dump()}});
+}
+
+// The epoch a checkpoint file holds (-1 if it is not one).
+int64_t checkpoint_epoch(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return -1;
+  try {
+    const StateFileIndex idx = read_state_index(path.string());
+    auto it = idx.metadata.find("trainer");
+    if (it == idx.metadata.end()) return -1;
+    return json::parse(it->second).at("state").at("epoch").get<int64_t>();
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// best = the checkpoint `last` (a hard link, made under a temporary name and renamed into place;
+// a copy where the file system has no hard links).
+void link_best(const fs::path& last, const fs::path& best) {
+  const fs::path tmp = best.string() + ".tmp";
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_hard_link(last, tmp, ec);
+  if (ec) fs::copy_file(last, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, best);
+}
+
+SeedState load_checkpoint(const fs::path& path, Mtfn& model, MtfnOptimizer& opt, uint64_t seed) {
+  const StateFileIndex idx = read_state_index(path.string());
+  auto it = idx.metadata.find("trainer");
+  if (it == idx.metadata.end()) throw TrainInputError(fmt::format("{}: not an mtfn checkpoint", path.string()));
+  const json meta = json::parse(it->second);
+  if (meta.at("seed").get<uint64_t>() != seed)
+    throw TrainInputError(fmt::format("{}: checkpoint of seed {}, expected {}", path.string(),
+                                      meta.at("seed").get<uint64_t>(), seed));
+  load_module_streaming(idx, model, "model.");
+  opt.load_state_dict(read_entries(idx, "optim."));
+  return SeedState::from_json(meta.at("state"));
+}
+
+// A summary of the data, so that --resume refuses another file.
+json data_fingerprint(const data::SimsDataset& ds) {
+  double label_sum = 0;
+  for (const data::SimsSplit* s : {&ds.train, &ds.valid, &ds.test})
+    for (float v : s->label(data::Task::M)) label_sum += v;
+  return {{"train", ds.train.size},
+          {"valid", ds.valid.size},
+          {"test", ds.test.size},
+          {"dims", {ds.text_dim, ds.audio_dim, ds.vision_dim}},
+          {"seq", ds.train.text.shape.size() > 1 ? ds.train.text.shape[1] : 0},
+          {"label_sum", label_sum}};
+}
+
+}  // namespace
+
+MetricKind metric_kind_of(const data::SimsDataset& ds) {
+  return ds.has_label(data::Task::T) || ds.has_label(data::Task::A) || ds.has_label(data::Task::V) ? MetricKind::sims
+                                                                                                  : MetricKind::mosi;
+}
+
+std::string dataset_name_of(const data::SimsDataset& ds) {
+  if (metric_kind_of(ds) == MetricKind::sims) return "sims";
+  return ds.train.size > 5000 ? "mosei" : "mosi";
+}
+
+MetricList score(const std::vector<float>& out_m, const data::SimsSplit& split, const MtfnConfig& cfg,
+                 MetricKind kind) {
+  const std::vector<float>& label = split.label(data::Task::M);
+  if (cfg.train_mode == TrainMode::classification) {
+    std::vector<int> cls(label.size());
+    for (size_t i = 0; i < label.size(); ++i) cls[i] = label_class(label[i]);
+    return classification_metrics(out_m, cfg.num_classes, cls);
+  }
+  return kind == MetricKind::sims ? sims_regression_metrics(out_m, label) : mosi_regression_metrics(out_m, label);
+}
+
+MetricList baseline_metrics(const data::SimsDataset& ds, const data::SimsSplit& split, const MtfnConfig& cfg,
+                            MetricKind kind) {
+  const std::vector<float>& train = ds.train.label(data::Task::M);
+  const auto n = static_cast<size_t>(split.size);
+  if (cfg.train_mode == TrainMode::classification) {
+    int64_t count[3] = {0, 0, 0};
+    for (float v : train) ++count[label_class(v)];
+    const int major = static_cast<int>(std::max_element(count, count + 3) - count);
+    std::vector<float> logits(3 * n, 0.f);
+    for (size_t i = 0; i < n; ++i) logits[3 * i + static_cast<size_t>(major)] = 1.f;
+    return score(logits, split, cfg, kind);
+  }
+  double mean = 0;
+  for (float v : train) mean += v;
+  mean /= std::max<size_t>(train.size(), 1);
+  return score(std::vector<float>(n, static_cast<float>(mean)), split, cfg, kind);
+}
+
+SplitEval evaluate_split(Mtfn& model, const data::SimsSplit& split, const MtfnConfig& cfg, MetricKind kind,
+                         int64_t batch_size) {
+  model.eval();
+  NoGradGuard no_grad;
+  SplitEval r;
+  double total = 0;
+  int64_t batches = 0;
+  for (int64_t start = 0; start < split.size; start += batch_size) {
+    const std::vector<int64_t> idx = iota_range(start, std::min(split.size, start + batch_size));
+    const data::Batch b = data::make_batch(split, idx, model.dtype());
+    const MtfnOutput out = model.forward(b.text, b.audio, b.vision);
+    total += mtfn_loss(out, b, cfg).total.item();
+    ++batches;
+    for (int t = 0; t < 4; ++t) {
+      const std::vector<double> v = out.task(t).to_vector();
+      for (double x : v) r.out[t].push_back(static_cast<float>(x));
+    }
+  }
+  r.loss = py_round(batches ? total / static_cast<double>(batches) : 0.0, 4);
+  r.metrics = score(r.out[0], split, cfg, kind);
+  return r;
+}
+
+void save_model_file(const fs::path& path, const Mtfn& model, const std::string& extra_json) {
+  json meta = {{"format", "mtfn-model/1"}, {"config", config_to_json(model.config())}};
+  nn::write_safetensors(path.string(), model.state_dict(),
+                        {{"mtfn", meta.dump()}, {"extra", extra_json}});
+}
+
+namespace {
+
+// A model file's config and the prefix of its tensors: train's model files (metadata "mtfn", no
+// prefix), training checkpoints (metadata "trainer", "model."), MMSA-named files ("Model.").
+std::pair<MtfnConfig, std::string> model_config_and_prefix(const StateFileIndex& idx, const fs::path& path) {
+  auto it = idx.metadata.find("mtfn");
+  std::string prefix;
+  if (it == idx.metadata.end()) {
+    it = idx.metadata.find("trainer");
+    prefix = "model.";
+  }
+  if (it == idx.metadata.end())
+    throw std::runtime_error(
+        fmt::format("{}: not an mtfn model file or checkpoint (no 'mtfn' or 'trainer' metadata)", path.string()));
+  json meta;
+  try {
+    meta = json::parse(it->second);
+  } catch (const json::exception&) {
+    throw std::runtime_error(fmt::format("{}: unreadable metadata", path.string()));
+  }
+  if (!meta.contains("config")) throw std::runtime_error(fmt::format("{}: metadata without a config", path.string()));
+  MtfnConfig cfg = config_from_json(meta.at("config"), path.string());
+  if (prefix.empty() && !idx.entries.empty() && idx.entries.front().name.starts_with("Model.")) prefix = "Model.";
+  return {cfg, prefix};
+}
+
+}  // namespace
+
+MtfnConfig read_model_config(const fs::path& path) {
+  return model_config_and_prefix(read_state_index(path.string()), path).first;
+}
+
+std::unique_ptr<Mtfn> load_model_file(const fs::path& path) {
+  const StateFileIndex idx = read_state_index(path.string());
+  const auto [cfg, prefix] = model_config_and_prefix(idx, path);
+  auto model = std::make_unique<Mtfn>(cfg, 0, DType::F32);
+  load_module_streaming(idx, *model, prefix, /*allow_extra=*/!prefix.empty());
+  return model;
+}
+
+namespace {
+
+struct SeedContext {
+  const data::SimsDataset& ds;
+  const MtfnConfig& cfg;
+  const TrainOptions& opt;
+  MetricKind kind;
+  Logger& log;
+};
+
+SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index) {
+  const fs::path dir = c.opt.out / "checkpoints" / fmt::format("seed-{}", seed);
+  const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors";
+  if (!c.opt.group || c.opt.group->is_root()) fs::create_directories(dir);
+  Mtfn model(c.cfg, seed, DType::F32);
+  auto optimizer = make_mtfn_optimizer(model, c.cfg);
+  SeedState s;
+  const std::string tag = fmt::format("seed {} ({}/{})", seed, seed_index + 1, c.opt.seeds.size());
+  if (c.opt.resume && fs::exists(last)) {
+    s = load_checkpoint(last, model, *optimizer, seed);
+    // Killed between writing an improving epoch's checkpoint and linking it as the best: link now.
+    if ((!c.opt.group || c.opt.group->is_root()) && s.best_epoch == s.epoch && checkpoint_epoch(best) != s.epoch)
+      link_best(last, best);
+    c.log.line(fmt::format("{}: resumed after epoch {} (best epoch {}, valid loss {:.4f})", tag, s.epoch,
+                           s.best_epoch, s.best_valid));
+  }
+  DataParallel dp(c.opt.group, model);  // with several processes: rank 0's model, synced BatchNorm, buckets
+  dp.check_same(s.step, "training steps taken");
+  const data::BatchSampler sampler(c.ds.train.size, c.cfg.batch_size, seed, /*shuffle=*/true);
+  while (!should_stop(s, c.cfg, c.opt.max_epochs)) {
+    const auto t0 = Clock::now();
+    const int64_t epoch = s.epoch + 1;
+    model.train();
+    const auto batches = sampler.epoch_batches(epoch);
+    double train_loss = 0;
+    int64_t used = 0;
+    for (size_t i = 0; i < batches.size(); ++i) {
+      // BatchNorm cannot train on one sample (PyTorch refuses too); such a last batch is skipped.
+      if (batches[i].size() < 2) continue;
+      int64_t first_row = 0;  // this process's share of the batch (all of it on one process)
+      const std::vector<int64_t> rows = dp.shard(batches[i], &first_row);
+      const auto global_rows = static_cast<int64_t>(batches[i].size()), local_rows = static_cast<int64_t>(rows.size());
+      const data::Batch b = data::make_batch(c.ds.train, rows, DType::F32);
+      model.set_dropout_step(s.step, first_row);
+      optimizer->zero_grad();
+      MtfnOutput out = model.forward(b.text, b.audio, b.vision);
+      MtfnLoss loss = mtfn_loss(out, b, c.cfg);
+      dp.backward(loss.total, local_rows, global_rows);
+      optimizer->step();
+      ++s.step;
+      train_loss += dp.global_loss(loss.total.item(), local_rows, global_rows);
+      ++used;
+      c.log.bar(fmt::format("epoch {}", epoch), static_cast<int64_t>(i + 1), static_cast<int64_t>(batches.size()),
+                seconds_since(t0) / static_cast<double>(i + 1));
+    }
+    train_loss /= static_cast<double>(std::max<int64_t>(used, 1));
+    SplitEval valid = evaluate_split(model, c.ds.valid, c.cfg, c.kind, c.cfg.batch_size);
+    valid.loss = dp.agree(valid.loss);  // every process takes rank 0's early-stopping decision
+    dp.check_replicas(fmt::format("after epoch {}", epoch));
+    s.epoch = epoch;
+    const bool better = valid.loss <= s.best_valid - 1e-6;
+    if (better) {
+      s.best_valid = valid.loss;
+      s.best_epoch = epoch;
+    }
+    s.history.push_back({epoch, train_loss, valid.loss, seconds_since(t0), valid.metrics});
+    if (dp.is_root()) {
+      save_checkpoint(last, model, *optimizer, s, seed);
+      if (better) link_best(last, best);  // MMSA saves the best model at its epoch
+    }
+    c.log.line(fmt::format("{} epoch {}: train_loss {:.4f} valid_loss {:.4f}{} | valid {} | {:.1f} s", tag, epoch,
+                           train_loss, valid.loss, better ? " *" : "  ", metrics_line(valid.metrics),
+                           s.history.back().seconds));
+  }
+  // The best model (MMSA: saved at its epoch, reloaded for the test split). A run killed after
+  // moving it to DIR/models finds it there.
+  const fs::path final_model = c.opt.out / "models" / fmt::format("mtfn-{}.safetensors", seed);
+  dp.barrier("the best model's file");  // rank 0 has written it
+  if (fs::exists(best))
+    load_module_streaming(read_state_index(best.string()), model, "model.");
+  else
+    load_module_streaming(read_state_index(final_model.string()), model, "");
+  const SplitEval test = evaluate_split(model, c.ds.test, c.cfg, c.kind, c.cfg.batch_size);
+  SeedResult r;
+  r.seed = seed;
+  r.epochs = s.history;
+  r.best_epoch = s.best_epoch;
+  r.test = test.metrics;
+  r.test.set("Loss", test.loss);
+  // The seed is done: its best model stays, its result is recorded, its checkpoint can go.
+  dp.barrier("the test evaluation");  // every process has read the best model
+  if (!dp.is_root()) return r;
+  fs::create_directories(c.opt.out / "models");
+  if (fs::exists(best))  // the model alone (558 MB), without the Adam state the checkpoint also holds
+    save_model_file(final_model, model, json{{"seed", seed}, {"epoch", s.best_epoch}}.dump());
+  atomic_write_text(c.opt.out / "seeds" / fmt::format("{}.json", seed), seed_to_json(r).dump(1));
+  if (!c.opt.keep_checkpoints) fs::remove_all(dir);
+  c.log.line(fmt::format("{}: best epoch {} of {}, test {}", tag, r.best_epoch, s.epoch, metrics_line(r.test)));
+  return r;
+}
+
+}  // namespace
+
+RunResults train_seeds(const data::SimsDataset& ds, const MtfnConfig& cfg, const TrainOptions& opt) {
+  fs::create_directories(opt.out);
+  const json identity = {{"config", config_to_json(cfg)}, {"data", data_fingerprint(ds)},
+                         {"seeds", opt.seeds},            {"max_epochs", opt.max_epochs}};
+  const fs::path run_file = opt.out / "run.json";
+  const bool root = !opt.group || opt.group->is_root();  // only rank 0 writes files
+  const bool found_run = opt.resume && fs::exists(run_file);
+  if (opt.group) opt.group->barrier("the start of the run");  // all have looked before rank 0 writes
+  bool resuming = false;
+  if (found_run) {
+    std::ifstream in(run_file);
+    json before;
+    try {
+      before = json::parse(in);
+    } catch (const json::exception&) {
+      throw TrainInputError(fmt::format("{}: unreadable; cannot resume", run_file.string()));
+    }
+    for (const char* k : {"config", "data", "seeds", "max_epochs"})
+      if (before.value(k, json()) != identity[k])
+        throw TrainInputError(fmt::format("--resume: {} was trained with another {} (see {}); use another --out",
+                                          opt.out.string(), k, run_file.string()));
+    resuming = true;
+  } else if (root) {
+    // A new run in this folder: what an earlier run left there is not ours to continue.
+    fs::remove_all(opt.out / "checkpoints");
+    fs::remove_all(opt.out / "seeds");
+    fs::remove(opt.out / "csv.done");
+    atomic_write_text(run_file, identity.dump(1));
+  }
+  Logger log(root ? opt.out / "train.log" : fs::path("/dev/null"), resuming, root ? opt.console : nullptr,
+             opt.progress);
+  if (opt.resume && !resuming) log.line(fmt::format("--resume: nothing to resume in {}; starting", opt.out.string()));
+  const MetricKind kind = metric_kind_of(ds);
+  RunResults results;
+  results.data = opt.data_label;
+  results.dataset = dataset_name_of(ds);
+  results.config = cfg;
+  results.baseline = baseline_metrics(ds, ds.test, cfg, kind);
+  SeedContext ctx{ds, cfg, opt, kind, log};
+  for (size_t i = 0; i < opt.seeds.size(); ++i) {
+    const uint64_t seed = opt.seeds[i];
+    const fs::path done = opt.out / "seeds" / fmt::format("{}.json", seed);
+    if (resuming && fs::exists(done)) {
+      std::ifstream in(done);
+      results.seeds.push_back(seed_from_json(json::parse(in)));
+      log.line(fmt::format("seed {} ({}/{}): finished earlier, test {}", seed, i + 1, opt.seeds.size(),
+                           metrics_line(results.seeds.back().test)));
+      if (!opt.keep_checkpoints && root) fs::remove_all(opt.out / "checkpoints" / fmt::format("seed-{}", seed));
+      continue;
+    }
+    results.seeds.push_back(train_one_seed(ctx, seed, i));
+  }
+  if (!root) return results;
+  atomic_write_text(opt.out / "results.json", results_to_json(results).dump(1) + "\n");
+  if (!fs::exists(opt.out / "csv.done")) {  // a resumed run that had already finished adds no second row
+    append_mmsa_csv(opt.out, results);
+    atomic_write_text(opt.out / "csv.done", "");
+  }
+  return results;
+}
+
+}  // namespace mtfn::models
