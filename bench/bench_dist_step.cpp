@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   models::MtfnConfig cfg;
   models::Mtfn model(cfg, 1111);
   auto adam = models::make_mtfn_optimizer(model, cfg);
-  models::DataParallel dp(n > 1 ? &g : nullptr, model);
+  training::DataParallel dp(n > 1 ? &g : nullptr, model);
   std::unique_ptr<distributed::GradBuckets> buckets;  // our own, to read its timing
   if (n > 1) buckets = std::make_unique<distributed::GradBuckets>(g, model.parameters(), bucket_mb << 20);
   nn::Generator gen(7 + static_cast<uint64_t>(r));

@@ -20,7 +20,10 @@
 #include "models/mtfn/optimizer.h"
 #include "nn/random.h"
 
-namespace mtfn::models {
+namespace mtfn::cli {
+
+using namespace mtfn::models;
+using training::keep_freed_memory;
 
 namespace {
 
@@ -50,65 +53,61 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", opt->threads, "worker threads of oneTBB and OpenBLAS (0: all cores)");
   cmd->callback([opt] {
     if (opt->batch_size < 2 || opt->steps < 1 || opt->threads < 0)
-      command_fail("bench", "--batch-size must be >= 2, --steps >= 1, --threads >= 0", 2);
+      throw InputError("--batch-size must be >= 2, --steps >= 1, --threads >= 0");
     ThreadLimit threads(opt->threads, /*blas_too=*/true);
     keep_freed_memory();
     using Clock = std::chrono::steady_clock;
     auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
-    try {
-      MtfnConfig cfg;  // MMSA's sims config: feature_dims 768, 33, 709
-      const int64_t B = opt->batch_size;
-      const auto t_build = Clock::now();
-      Mtfn model(cfg, 1111);
-      auto adam = make_mtfn_optimizer(model, cfg);
-      nn::Generator gen(7);
-      Tensor text = Tensor::empty({B, opt->seq, cfg.feature_dims[0]});
-      Tensor audio = Tensor::empty({B, cfg.feature_dims[1]});
-      Tensor vision = Tensor::empty({B, cfg.feature_dims[2]});
-      nn::uniform_(text, -1, 1, gen);
-      nn::uniform_(audio, -1, 1, gen);
-      nn::uniform_(vision, -1, 1, gen);
-      data::Batch batch;
-      batch.text = text, batch.audio = audio, batch.vision = vision;
-      for (Tensor* l : {&batch.label_M, &batch.label_T, &batch.label_A, &batch.label_V}) {
-        *l = Tensor::empty({B});
-        nn::uniform_(*l, -1, 1, gen);
-      }
-      std::cout << fmt::format("bench: MTFN, CH-SIMS config ({} parameters, fusion width {}), batch {}, seq {}, {} "
-                               "threads; model built in {:.2f} s\n",
-                               model.num_parameters(), cfg.fusion_width(), B, opt->seq,
-                               opt->threads ? opt->threads : static_cast<int>(std::thread::hardware_concurrency()),
-                               secs(t_build, Clock::now()));
-      model.train();
-      std::vector<double> fwd, bwd, upd, total;
-      for (int64_t s = 0; s <= opt->steps; ++s) {
-        model.set_dropout_step(static_cast<uint64_t>(s));
-        const auto t0 = Clock::now();
-        adam->zero_grad();
-        MtfnOutput out = model.forward(batch.text, batch.audio, batch.vision);
-        MtfnLoss loss = mtfn_loss(out, batch, cfg);
-        const auto t1 = Clock::now();
-        loss.total.backward();
-        const auto t2 = Clock::now();
-        adam->step();
-        const auto t3 = Clock::now();
-        std::cout << fmt::format("  step {}{}: {:.3f} s (forward {:.3f}, backward {:.3f}, optimizer {:.3f}), loss {:.4f}\n",
-                                 s, s == 0 ? " (warm-up)" : "", secs(t0, t3), secs(t0, t1), secs(t1, t2), secs(t2, t3),
-                                 loss.total.item());
-        if (s == 0) continue;
-        fwd.push_back(secs(t0, t1));
-        bwd.push_back(secs(t1, t2));
-        upd.push_back(secs(t2, t3));
-        total.push_back(secs(t0, t3));
-      }
-      std::cout << fmt::format("bench: fastest step {:.3f} s, median {:.3f} s over {} steps\n",
-                               *std::min_element(total.begin(), total.end()), median(total), total.size());
-      std::cout << fmt::format("bench: step_s={:.3f} forward_s={:.3f} backward_s={:.3f} optimizer_s={:.3f} peak_rss_mb={:.0f}\n",
-                               median(total), median(fwd), median(bwd), median(upd), peak_rss_mb());
-    } catch (const std::exception& e) {
-      command_fail("bench", e.what(), 1);
+    MtfnConfig cfg;  // MMSA's sims config: feature_dims 768, 33, 709
+    const int64_t B = opt->batch_size;
+    const auto t_build = Clock::now();
+    Mtfn model(cfg, 1111);
+    auto adam = make_mtfn_optimizer(model, cfg);
+    nn::Generator gen(7);
+    Tensor text = Tensor::empty({B, opt->seq, cfg.feature_dims[0]});
+    Tensor audio = Tensor::empty({B, cfg.feature_dims[1]});
+    Tensor vision = Tensor::empty({B, cfg.feature_dims[2]});
+    nn::uniform_(text, -1, 1, gen);
+    nn::uniform_(audio, -1, 1, gen);
+    nn::uniform_(vision, -1, 1, gen);
+    data::Batch batch;
+    batch.text = text, batch.audio = audio, batch.vision = vision;
+    for (Tensor* l : {&batch.label_M, &batch.label_T, &batch.label_A, &batch.label_V}) {
+      *l = Tensor::empty({B});
+      nn::uniform_(*l, -1, 1, gen);
     }
+    std::cout << fmt::format("bench: MTFN, CH-SIMS config ({} parameters, fusion width {}), batch {}, seq {}, {} "
+                             "threads; model built in {:.2f} s\n",
+                             model.num_parameters(), cfg.fusion_width(), B, opt->seq,
+                             opt->threads ? opt->threads : static_cast<int>(std::thread::hardware_concurrency()),
+                             secs(t_build, Clock::now()));
+    model.train();
+    std::vector<double> fwd, bwd, upd, total;
+    for (int64_t s = 0; s <= opt->steps; ++s) {
+      model.set_dropout_step(static_cast<uint64_t>(s));
+      const auto t0 = Clock::now();
+      adam->zero_grad();
+      MtfnOutput out = model.forward(batch.text, batch.audio, batch.vision);
+      MtfnLoss loss = mtfn_loss(out, batch, cfg);
+      const auto t1 = Clock::now();
+      loss.total.backward();
+      const auto t2 = Clock::now();
+      adam->step();
+      const auto t3 = Clock::now();
+      std::cout << fmt::format("  step {}{}: {:.3f} s (forward {:.3f}, backward {:.3f}, optimizer {:.3f}), loss {:.4f}\n",
+                               s, s == 0 ? " (warm-up)" : "", secs(t0, t3), secs(t0, t1), secs(t1, t2), secs(t2, t3),
+                               loss.total.item());
+      if (s == 0) continue;
+      fwd.push_back(secs(t0, t1));
+      bwd.push_back(secs(t1, t2));
+      upd.push_back(secs(t2, t3));
+      total.push_back(secs(t0, t3));
+    }
+    std::cout << fmt::format("bench: fastest step {:.3f} s, median {:.3f} s over {} steps\n",
+                             *std::min_element(total.begin(), total.end()), median(total), total.size());
+    std::cout << fmt::format("bench: step_s={:.3f} forward_s={:.3f} backward_s={:.3f} optimizer_s={:.3f} peak_rss_mb={:.0f}\n",
+                             median(total), median(fwd), median(bwd), median(upd), peak_rss_mb());
   });
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::cli

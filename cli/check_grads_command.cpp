@@ -10,7 +10,9 @@
 #include "cli/commands.h"
 #include "models/mtfn/check_grads.h"
 
-namespace mtfn::models {
+namespace mtfn::cli {
+
+using namespace mtfn::models;
 
 void add_check_grads_command(CLI::App& app) {
   struct Options {
@@ -25,12 +27,7 @@ void add_check_grads_command(CLI::App& app) {
       ->required();
   cmd->add_option("--tolerance", opt->tolerance, "largest relative error accepted")->capture_default_str();
   cmd->callback([opt] {
-    CheckReport r;
-    try {
-      r = check_reference(opt->reference);
-    } catch (const std::exception& e) {
-      command_fail("check-grads", e.what(), 2);
-    }
+    const CheckReport r = read_input([&] { return check_reference(opt->reference); });
     std::cout << fmt::format("check-grads {}: {}\n", opt->reference, r.description);
     for (const CheckGroup& g : r.groups)
       std::cout << fmt::format("  {:<14} max rel err {:9.2e}  ({} tensors; worst {})  {}\n", g.name, g.max_error,
@@ -43,4 +40,4 @@ void add_check_grads_command(CLI::App& app) {
   });
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::cli

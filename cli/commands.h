@@ -1,24 +1,52 @@
-// The MTFN subcommands of the `mtfn` program (spec cli.md): train, test, predict, check-grads, bench.
-// Each registers itself on the main CLI11 app. Errors: a one-line message on stderr, then
-// CLI::RuntimeError(2) for bad arguments or files, CLI::RuntimeError(1) for failures during work.
+// The subcommands of the `mtfn` program (spec cli.md), each registering itself on the CLI11 app
+// from its own file; main.cpp lists them. Errors: a subcommand throws; main.cpp alone turns the
+// exception into one line on stderr and the exit status (InputError 2, anything else 1).
 #pragma once
 
+#include <exception>
+#include <new>
 #include <string>
+#include <type_traits>
+
+#include "core/errors.h"
 
 namespace CLI {
 class App;
 }
 
-namespace mtfn::models {
+namespace mtfn::cli {
 
+void add_synth_command(CLI::App& app);    // data_commands.cpp
+void add_inspect_command(CLI::App& app);  // data_commands.cpp
 void add_train_command(CLI::App& app);
-void add_test_command(CLI::App& app);
-void add_predict_command(CLI::App& app);
+void add_test_command(CLI::App& app);     // test_command.cpp
+void add_predict_command(CLI::App& app);  // test_command.cpp
 void add_check_grads_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
-void add_convert_command(CLI::App& app);  // convert_command.cpp: .pth -> safetensors
+void add_convert_command(CLI::App& app);  // .pth -> safetensors
 
-// Prints "mtfn <command>: <message>" on stderr and throws CLI::RuntimeError(status).
-[[noreturn]] void command_fail(const std::string& command, const std::string& message, int status);
+// Parses argv and runs the chosen subcommand of `app`; returns the exit status, having printed any
+// error as one line "mtfn <command>: <message>" on stderr: 0 done, 1 a failure during work, 2 bad
+// arguments or bad input (InputError). The one place where exceptions become exit statuses.
+int run(CLI::App& app, int argc, const char* const* argv);
 
-}  // namespace mtfn::models
+// What `mtfn inspect FILE` prints, as a string (for tests); throws PickleError on a bad file.
+std::string inspect_report(const std::string& path);
+
+// Runs `read`, which reads files or values the user named: whatever it throws (a malformed file
+// may surface as any exception) is bad input, rethrown as an InputError with the same message.
+// Running out of memory stays a failure during work.
+template <class Read>
+auto read_input(Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InputError(e.what());
+  }
+}
+
+}  // namespace mtfn::cli

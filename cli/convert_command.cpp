@@ -12,10 +12,12 @@
 #include "data/pth.h"
 #include "cli/commands.h"
 #include "models/mtfn/pth_checkpoint.h"
-#include "training/trainer.h"
+#include "training/model_file.h"
 #include "nn/safetensors.h"
 
-namespace mtfn::models {
+namespace mtfn::cli {
+
+using namespace mtfn::models;
 
 void add_convert_command(CLI::App& app) {
   struct Options {
@@ -31,7 +33,7 @@ void add_convert_command(CLI::App& app) {
     std::unique_ptr<data::PthReader> reader;
     std::unique_ptr<Mtfn> model;
     nn::TensorDict raw;
-    try {
+    read_input([&] {
       reader = std::make_unique<data::PthReader>(opt->in);
       if (opt->raw) {
         for (const data::PthEntry& e : reader->entries())
@@ -39,18 +41,12 @@ void add_convert_command(CLI::App& app) {
       } else {
         model = load_pth_model(*reader);
       }
-    } catch (const std::exception& e) {
-      command_fail("convert", e.what(), 2);
-    }
+    });
     const std::string prefix = pth_prefix(*reader);
-    try {
-      if (opt->raw) {
-        nn::write_safetensors(opt->out, raw, {{"converted_from", opt->in}});
-      } else {
-        save_model_file(opt->out, *model, nlohmann::json{{"converted_from", opt->in}}.dump());
-      }
-    } catch (const std::exception& e) {
-      command_fail("convert", e.what(), 1);
+    if (opt->raw) {
+      nn::write_safetensors(opt->out, raw, {{"converted_from", opt->in}});
+    } else {
+      training::save_model_file(opt->out, *model, nlohmann::json{{"converted_from", opt->in}}.dump());
     }
     if (opt->raw) {
       std::cout << fmt::format("wrote {}: {} tensors as saved ({} format)\n", opt->out, raw.size(), reader->format());
@@ -66,4 +62,4 @@ void add_convert_command(CLI::App& app) {
   });
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::cli

@@ -1,6 +1,6 @@
 // `mtfn synth` and `mtfn inspect`: argument handling and printing only; the work is in
 // data/synth.cpp and data/sims_dataset.cpp.
-#include "cli/data_commands.h"
+#include "cli/commands.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +15,9 @@
 #include "data/sims_dataset.h"
 #include "data/synth.h"
 
-namespace mtfn::data {
+namespace mtfn::cli {
+
+using namespace mtfn::data;
 
 namespace {
 
@@ -37,11 +39,6 @@ std::string describe_value(PyRef v) {
     case PyKind::floating: return fmt::format("float      {}", v.as_double());
     default: return std::string(v.kind_name());
   }
-}
-
-[[noreturn]] void fail(const std::string& command, const std::string& message, int status) {
-  std::cerr << "mtfn " << command << ": " << message << "\n";
-  throw CLI::RuntimeError(status);
 }
 
 }  // namespace
@@ -93,17 +90,8 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--scale", opt->scale, "split sizes relative to CH-SIMS (1 = 1368/456/457 samples)")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "random seed")->capture_default_str();
   cmd->callback([opt] {
-    SynthShape shape;
-    try {
-      shape = SynthShape::at_scale(opt->scale);
-    } catch (const std::exception& e) {
-      fail("synth", e.what(), 2);
-    }
-    try {
-      write_synth_pickle(opt->out, shape, opt->seed);
-    } catch (const std::exception& e) {
-      fail("synth", e.what(), 1);
-    }
+    const SynthShape shape = read_input([&] { return SynthShape::at_scale(opt->scale); });
+    write_synth_pickle(opt->out, shape, opt->seed);
     std::error_code ec;
     auto bytes = std::filesystem::file_size(opt->out, ec);
     std::cout << fmt::format("wrote {}: train {} / valid {} / test {} samples, {:.1f} MB (seed {})\n", opt->out,
@@ -116,16 +104,8 @@ void add_inspect_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("inspect", "Print each split's keys, shapes, dtypes, sample count and label range");
   cmd->add_option("file", *path, "an MMSA feature file (.pkl)")->required();
   cmd->callback([path] {
-    std::string report;
-    try {
-      report = inspect_report(*path);
-    } catch (const PickleError& e) {
-      fail("inspect", e.what(), 2);
-    } catch (const std::bad_alloc&) {
-      fail("inspect", *path + ": out of memory while loading", 1);
-    }
-    std::cout << report;
+    std::cout << inspect_report(*path);  // PickleError: bad input
   });
 }
 
-}  // namespace mtfn::data
+}  // namespace mtfn::cli

@@ -12,40 +12,37 @@
 #include "cli/commands.h"
 #include "core/threads.h"
 #include "models/mtfn/pth_checkpoint.h"
-#include "training/trainer.h"
+#include "training/evaluation.h"
+#include "training/model_file.h"
+#include "training/results.h"
 
-namespace mtfn::models {
+namespace mtfn::cli {
+
+using namespace mtfn::models;
+using namespace mtfn::training;
 
 namespace {
 
 struct Loaded {
-  std::unique_ptr<Mtfn> model;
+  std::unique_ptr<Model> model;
   data::SimsDataset ds;
 };
 
-Loaded load_both(const std::string& command, const std::string& checkpoint, const std::string& data_path,
-                 const std::string& split_name) {
+Loaded load_both(const std::string& checkpoint, const std::string& data_path, const std::string& split_name) {
   Loaded l;
   if (split_name != "train" && split_name != "valid" && split_name != "test")
-    command_fail(command, fmt::format("--split: expected train, valid or test, got '{}'", split_name), 2);
-  try {
-    l.model = data::is_pth_file(checkpoint) ? load_pth_model(checkpoint) : load_model_file(checkpoint);  // MMSA's .pth too
-  } catch (const std::exception& e) {
-    command_fail(command, e.what(), 2);
-  }
-  try {
-    l.ds = data::load_sims_dataset(data_path);
-  } catch (const std::exception& e) {
-    command_fail(command, e.what(), 2);
-  }
-  const auto& fd = l.model->config().feature_dims;
+    throw InputError(fmt::format("--split: expected train, valid or test, got '{}'", split_name));
+  l.model = read_input([&]() -> std::unique_ptr<Model> {
+    if (data::is_pth_file(checkpoint)) return load_pth_model(checkpoint);  // MMSA's .pth too
+    return load_model_file(checkpoint);
+  });
+  l.ds = read_input([&] { return data::load_sims_dataset(data_path); });
+  const auto fd = l.model->feature_dims();
   const data::SimsSplit& s = l.ds.split(split_name);
   if (fd[0] != l.ds.text_dim || fd[1] != l.ds.audio_dim || fd[2] != l.ds.vision_dim)
-    command_fail(command,
-                 fmt::format("{}: features (text {}, audio {}, vision {}) do not fit the model's [{}, {}, {}]", data_path,
-                             l.ds.text_dim, l.ds.audio_dim, l.ds.vision_dim, fd[0], fd[1], fd[2]),
-                 2);
-  if (s.size == 0) command_fail(command, fmt::format("{}: split {} is empty", data_path, split_name), 2);
+    throw InputError(fmt::format("{}: features (text {}, audio {}, vision {}) do not fit the model's [{}, {}, {}]",
+                                 data_path, l.ds.text_dim, l.ds.audio_dim, l.ds.vision_dim, fd[0], fd[1], fd[2]));
+  if (s.size == 0) throw InputError(fmt::format("{}: split {} is empty", data_path, split_name));
   return l;
 }
 
@@ -64,14 +61,9 @@ void add_test_command(CLI::App& app) {
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores)");
   cmd->callback([opt] {
     ThreadLimit threads(opt->threads);
-    Loaded l = load_both("test", opt->checkpoint, opt->data, opt->split);
-    const MtfnConfig& cfg = l.model->config();
-    SplitEval r;
-    try {
-      r = evaluate_split(*l.model, l.ds.split(opt->split), cfg, metric_kind_of(l.ds), cfg.batch_size);
-    } catch (const std::exception& e) {
-      command_fail("test", e.what(), 1);
-    }
+    Loaded l = load_both(opt->checkpoint, opt->data, opt->split);
+    const TrainSettings cfg = l.model->settings();
+    const SplitEval r = evaluate_split(*l.model, l.ds.split(opt->split), metric_kind_of(l.ds), cfg.batch_size);
     std::cout << fmt::format("{} on {} {} ({} samples, {} mode):\n", opt->checkpoint, opt->data, opt->split,
                              l.ds.split(opt->split).size, mode_name(cfg.train_mode));
     for (const auto& [k, v] : r.metrics.items) std::cout << fmt::format("  {:<14} {:.4f}\n", k, v);
@@ -93,25 +85,20 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores)");
   cmd->callback([opt] {
     ThreadLimit threads(opt->threads);
-    Loaded l = load_both("predict", opt->checkpoint, opt->data, opt->split);
-    const MtfnConfig& cfg = l.model->config();
+    Loaded l = load_both(opt->checkpoint, opt->data, opt->split);
+    const TrainSettings cfg = l.model->settings();
     const data::SimsSplit& s = l.ds.split(opt->split);
-    SplitEval r;
-    try {
-      r = evaluate_split(*l.model, s, cfg, metric_kind_of(l.ds), cfg.batch_size);
-    } catch (const std::exception& e) {
-      command_fail("predict", e.what(), 1);
-    }
+    const SplitEval r = evaluate_split(*l.model, s, metric_kind_of(l.ds), cfg.batch_size);
     const bool cls = cfg.train_mode == TrainMode::classification;
     const int64_t O = cfg.output_dim();
     std::string csv = "id";
-    const char* tasks[4] = {"M", "T", "A", "V"};
-    for (const char* t : tasks) {
+    const std::vector<std::string> tasks = l.model->task_names();  // M, T, A, V for MTFN
+    for (const std::string& t : tasks) {
       csv += fmt::format(",{}", t);
       if (cls)
         for (int64_t c = 0; c < O; ++c) csv += fmt::format(",{}_p{}", t, c);
     }
-    for (const char* t : tasks) csv += fmt::format(",label_{}", t);
+    for (const std::string& t : tasks) csv += fmt::format(",label_{}", t);
     csv += "\n";
     auto quote = [](const std::string& x) {
       if (x.find_first_of(",\"\n") == std::string::npos) return x;
@@ -121,7 +108,7 @@ void add_predict_command(CLI::App& app) {
     };
     for (int64_t i = 0; i < s.size; ++i) {
       csv += quote(s.ids.empty() ? fmt::format("{}", i) : s.ids[static_cast<size_t>(i)]);
-      for (int t = 0; t < 4; ++t) {
+      for (size_t t = 0; t < tasks.size(); ++t) {
         const float* o = r.out[t].data() + i * O;
         if (!cls) {
           csv += fmt::format(",{}", o[0]);
@@ -136,7 +123,7 @@ void add_predict_command(CLI::App& app) {
         csv += fmt::format(",{}", best);
         for (int64_t c = 0; c < O; ++c) csv += fmt::format(",{:.6f}", std::exp(static_cast<double>(o[c]) - o[best]) / z);
       }
-      for (int t = 0; t < 4; ++t) {
+      for (size_t t = 0; t < tasks.size(); ++t) {
         const auto& lab = s.label(static_cast<data::Task>(t));
         if (lab.empty()) {
           csv += ",";
@@ -148,13 +135,9 @@ void add_predict_command(CLI::App& app) {
       }
       csv += "\n";
     }
-    try {
-      atomic_write_text(opt->out, csv);
-    } catch (const std::exception& e) {
-      command_fail("predict", e.what(), 1);
-    }
+    atomic_write_text(opt->out, csv);
     std::cout << fmt::format("wrote {}: {} rows ({} {})\n", opt->out, s.size, opt->data, opt->split);
   });
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::cli

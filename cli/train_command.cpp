@@ -1,5 +1,5 @@
 // `mtfn train`: options, the data (a file, or a synthetic set when none is given), the run, and the
-// printed summary. The work is in trainer.cpp.
+// printed summary. The work is in training/trainer.cpp.
 #include <unistd.h>
 
 #include <cmath>
@@ -9,15 +9,21 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "data/synth.h"
 #include "distributed/process_group.h"
 #include "cli/commands.h"
 #include "core/threads.h"
 #include "training/memory.h"
+#include "models/registry.h"
 #include "training/trainer.h"
 
-namespace mtfn::models {
+namespace mtfn::cli {
+
+using namespace mtfn::models;
+using namespace mtfn::training;
 
 namespace {
 
@@ -53,8 +59,8 @@ std::string summary_table(const RunResults& r) {
   for (const SeedResult& s : r.seeds) tests.push_back(s.test);
   const SeedSummary sum = summarize_seeds(tests);
   std::string out = fmt::format("{:<14} {:>22} {:>22}\n", "test metric",
-                                r.seeds.size() > 1 ? "MTFN mean ± std (x100)" : "MTFN (x100)",
-                                r.config.train_mode == TrainMode::classification ? "majority class" : "train mean");
+                                r.seeds.size() > 1 ? "mean ± std (x100)" : "(x100)",
+                                r.mode == TrainMode::classification ? "majority class" : "train mean");
   for (const auto& [name, mean] : sum.mean.items) {
     const bool loss = name == "Loss";
     const double k = (name == "MAE" || loss) ? 1.0 : 100.0;  // MAE and Loss read better unscaled
@@ -100,52 +106,42 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--no-progress", opt->no_progress, "no progress bar even on a terminal");
   cmd->callback([opt] {
     // Under mpirun / srun: one of N data-parallel processes (docs/distributed.md); else a group of one.
-    std::unique_ptr<distributed::ProcessGroup> group;
-    try {
-      group = std::make_unique<distributed::ProcessGroup>();
-    } catch (const std::exception& e) {
-      command_fail("train", e.what(), 1);
-    }
+    const auto group = std::make_unique<distributed::ProcessGroup>();
     ThreadLimit threads(opt->threads);
     keep_freed_memory();
-    MtfnConfig cfg;
+    const ModelSpec& spec = find_model("mtfn");
     TrainOptions t;
     std::vector<std::string> warnings;
-    try {
-      if (!opt->config.empty()) apply_config_file(cfg, opt->config, warnings);
-      if (!opt->mode.empty()) cfg.train_mode = parse_mode(opt->mode);
-      if (opt->batch_size < 0) throw ConfigError("--batch-size: expected a positive integer");
-      if (opt->batch_size > 0) cfg.batch_size = opt->batch_size;
-      if (opt->max_epochs < -1) throw ConfigError("--max-epochs: expected 0 or more");
-      if (opt->max_epochs == -1) opt->max_epochs = opt->data.empty() ? kNoDataMaxEpochs : 0;
-      if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
-      if (!(opt->synth_scale > 0 && opt->synth_scale <= 1)) throw ConfigError("--synth-scale: expected (0, 1]");
-      t.seeds = opt->seeds.empty() ? (opt->data.empty() ? kNoDataSeeds : t.seeds) : parse_seeds(opt->seeds);
-      cfg.validate();
-    } catch (const std::exception& e) {
-      command_fail("train", e.what(), 2);
-    }
+    nlohmann::ordered_json cfg = spec.config(opt->config, warnings);  // MMSA's defaults, the file applied
+    const nlohmann::ordered_json defaults = spec.config("", warnings);
+    if (!opt->mode.empty()) cfg["train_mode"] = mode_name(parse_mode(opt->mode));
+    if (opt->batch_size < 0) throw ConfigError("--batch-size: expected a positive integer");
+    if (opt->batch_size > 0) cfg["batch_size"] = opt->batch_size;
+    if (opt->max_epochs < -1) throw ConfigError("--max-epochs: expected 0 or more");
+    if (opt->max_epochs == -1) opt->max_epochs = opt->data.empty() ? kNoDataMaxEpochs : 0;
+    if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
+    if (!(opt->synth_scale > 0 && opt->synth_scale <= 1)) throw ConfigError("--synth-scale: expected (0, 1]");
+    t.seeds = opt->seeds.empty() ? (opt->data.empty() ? kNoDataSeeds : t.seeds) : parse_seeds(opt->seeds);
+    spec.check(cfg, opt->config.empty() ? "config" : opt->config);
     for (const std::string& w : warnings) std::cerr << "mtfn train: warning: " << w << "\n";
     data::SimsDataset ds;
-    try {
-      if (opt->data.empty()) {
-        ds = data::make_synth_dataset(opt->synth_scale, 1);
-        t.data_label = fmt::format("synthetic CH-SIMS-shaped data (mtfn synth --scale {} --seed 1): train {} / valid "
-                                   "{} / test {}",
-                                   opt->synth_scale, ds.train.size, ds.valid.size, ds.test.size);
-      } else {
-        ds = data::load_sims_dataset(opt->data);
-        t.data_label = opt->data;
-      }
-    } catch (const std::exception& e) {
-      command_fail("train", e.what(), 2);
+    if (opt->data.empty()) {
+      ds = data::make_synth_dataset(opt->synth_scale, 1);
+      t.data_label = fmt::format("synthetic CH-SIMS-shaped data (mtfn synth --scale {} --seed 1): train {} / valid "
+                                 "{} / test {}",
+                                 opt->synth_scale, ds.train.size, ds.valid.size, ds.test.size);
+    } else {
+      ds = read_input([&] { return data::load_sims_dataset(opt->data); });
+      t.data_label = opt->data;
     }
-    const std::array<int64_t, 3> file_dims{ds.text_dim, ds.audio_dim, ds.vision_dim};
-    if (!opt->config.empty() && cfg.feature_dims != file_dims && cfg.feature_dims != MtfnConfig{}.feature_dims)
-      std::cerr << fmt::format("mtfn train: warning: the config's feature_dims [{}, {}, {}] differ from the file's; "
+    const nlohmann::ordered_json file_dims = {ds.text_dim, ds.audio_dim, ds.vision_dim};
+    const nlohmann::ordered_json& dims = cfg["feature_dims"];
+    if (!opt->config.empty() && dims != file_dims && dims != defaults["feature_dims"])
+      std::cerr << fmt::format("mtfn train: warning: the config's feature_dims {} differ from the file's; "
                                "using the file's\n",
-                               cfg.feature_dims[0], cfg.feature_dims[1], cfg.feature_dims[2]);
-    cfg.feature_dims = file_dims;
+                               dims.dump());
+    cfg["feature_dims"] = file_dims;
+    const TrainSettings settings = train_settings(cfg);
     if (!ds.has_label(data::Task::T))
       std::cerr << "mtfn train: warning: the file has no unimodal labels (MOSI/MOSEI layout); the T, A and V heads "
                    "learn the M label\n";
@@ -158,8 +154,8 @@ void add_train_command(CLI::App& app) {
     t.group = group.get();
     if (group->is_root())
       std::cout << fmt::format("mtfn train: {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}\n", t.data_label,
-                               mode_name(cfg.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
-                               fmt::join(t.seeds, ","), cfg.batch_size, cfg.learning_rate, t.out.string());
+                               mode_name(settings.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
+                               fmt::join(t.seeds, ","), settings.batch_size, settings.learning_rate, t.out.string());
     if (group->size() > 1 && group->is_root())
       std::cout << fmt::format("mtfn train: data-parallel over {} processes, each taking 1/{} of every batch\n",
                                group->size(), group->size());
@@ -167,14 +163,7 @@ void add_train_command(CLI::App& app) {
       std::cout << fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
                                "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early stopping only)\n",
                                t.max_epochs);
-    RunResults r;
-    try {
-      r = train_seeds(ds, cfg, t);
-    } catch (const TrainInputError& e) {
-      command_fail("train", e.what(), 2);
-    } catch (const std::exception& e) {
-      command_fail("train", e.what(), 1);
-    }
+    const RunResults r = train_seeds(ds, spec, cfg, t);
     if (!group->is_root()) return;
     std::cout << "\n" << summary_table(r);
     std::cout << fmt::format("results: {}, {}; models: {}\n", (t.out / "results.json").string(),
@@ -182,4 +171,4 @@ void add_train_command(CLI::App& app) {
   });
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::cli

@@ -15,13 +15,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/errors.h"
+
 namespace mtfn::data {
 
 // Every problem with a pickle (bad bytes, refused globals, wrong layout) is reported with this,
 // the message naming the file and the byte offset or the field.
-class PickleError : public std::runtime_error {
+class PickleError : public InputError {
  public:
-  using std::runtime_error::runtime_error;
+  using InputError::InputError;
 };
 
 // Raw bytes, 64-byte aligned, not zero-filled: large payloads are read straight into one of these

@@ -24,9 +24,9 @@
 
 namespace mtfn::data {
 
-class PthError : public std::runtime_error {
+class PthError : public InputError {
  public:
-  using std::runtime_error::runtime_error;
+  using InputError::InputError;
 };
 
 enum class PthDType : uint8_t { float32, float64, int64 };

@@ -14,10 +14,13 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "core/errors.h"
 
 namespace mtfn::nn {
 
@@ -36,19 +39,12 @@ struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
-struct Entry {
-  std::string name;
-  std::string dtype;  // "F32", "F64", "I64"
-  Shape shape;
-  uint64_t begin = 0, end = 0;
-};
-
 size_t dtype_bytes(const std::string& dtype) { return dtype == "F32" ? 4 : 8; }
 
 // One entry of the header, checked; `fail` throws with the file's name in front.
 template <class Fail>
-Entry parse_entry(const std::string& name, const json& j, Fail fail) {
-  Entry e;
+SafetensorsEntry parse_entry(const std::string& name, const json& j, Fail fail) {
+  SafetensorsEntry e;
   e.name = name;
   if (!j.is_object()) fail(fmt::format("tensor '{}': entry is not a JSON object", name));
   if (!j.contains("dtype") || !j["dtype"].is_string()) fail(fmt::format("tensor '{}': missing dtype", name));
@@ -80,8 +76,14 @@ Entry parse_entry(const std::string& name, const json& j, Fail fail) {
 
 }  // namespace
 
-SafetensorsFile read_safetensors(const std::string& path) {
-  auto fail = [&](const std::string& what) { throw Error(fmt::format("{}: {}", path, what)); };
+const SafetensorsEntry* SafetensorsIndex::find(const std::string& name) const {
+  for (const SafetensorsEntry& e : entries)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+SafetensorsIndex read_safetensors_index(const std::string& path) {
+  auto fail = [&](const std::string& what) { throw InputError(fmt::format("{}: {}", path, what)); };
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) fail(fmt::format("cannot open: {}", std::strerror(errno)));
   std::error_code ec;
@@ -108,61 +110,132 @@ SafetensorsFile read_safetensors(const std::string& path) {
   }
   if (!header.is_object()) fail("header is not a JSON object");
 
-  SafetensorsFile out;
-  std::vector<Entry> entries;
+  SafetensorsIndex idx;
+  idx.path = path;
+  idx.data_start = 8 + n;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it.value().is_object()) fail("__metadata__ is not a JSON object");
       for (auto m = it.value().begin(); m != it.value().end(); ++m) {
         if (!m.value().is_string()) fail(fmt::format("__metadata__ value of '{}' is not a string", m.key()));
-        out.metadata[m.key()] = m.value().get<std::string>();
+        idx.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    entries.push_back(parse_entry(it.key(), it.value(), fail));
+    idx.entries.push_back(parse_entry(it.key(), it.value(), fail));
   }
 
-  const uint64_t data_size = size - 8 - n;
-  for (const Entry& e : entries)
+  const uint64_t data_size = size - idx.data_start;
+  for (const SafetensorsEntry& e : idx.entries)
     if (e.end > data_size)
       fail(fmt::format("tensor '{}': data_offsets [{}, {}] run past the end of the data ({} bytes; truncated file?)",
                        e.name, e.begin, e.end, data_size));
-  std::vector<const Entry*> by_begin;
-  for (const Entry& e : entries) by_begin.push_back(&e);
-  std::sort(by_begin.begin(), by_begin.end(), [](const Entry* a, const Entry* b) {
+  std::vector<const SafetensorsEntry*> by_begin;
+  for (const SafetensorsEntry& e : idx.entries) by_begin.push_back(&e);
+  std::sort(by_begin.begin(), by_begin.end(), [](const SafetensorsEntry* a, const SafetensorsEntry* b) {
     return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
   });
   for (size_t i = 1; i < by_begin.size(); ++i) {
-    const Entry* a = by_begin[i - 1];
-    const Entry* b = by_begin[i];
+    const SafetensorsEntry* a = by_begin[i - 1];
+    const SafetensorsEntry* b = by_begin[i];
     if (b->begin < a->end && b->begin != b->end && a->begin != a->end)
       fail(fmt::format("tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", a->name, a->begin, a->end, b->name,
                        b->begin, b->end));
   }
+  return idx;
+}
 
-  for (const Entry& e : entries) {
-    const bool int64 = e.dtype == "I64";
-    Tensor t = Tensor::empty(e.shape, e.dtype == "F32" ? DType::F32 : DType::F64);
-    const uint64_t bytes = e.end - e.begin;
-    if (bytes) {
-      if (std::fseek(f.get(), static_cast<long>(8 + n + e.begin), SEEK_SET) != 0 ||
-          std::fread(t.raw_data(), 1, bytes, f.get()) != bytes)
-        fail(fmt::format("tensor '{}': cannot read its {} bytes", e.name, bytes));
-    }
-    if (int64) {  // the bytes are int64: turn them into float64 in place
-      double* p = t.data<double>();
-      for (int64_t i = 0; i < t.numel(); ++i) {
-        int64_t v;
-        std::memcpy(&v, p + i, 8);
-        const double d = static_cast<double>(v);
-        if (std::abs(d) > kExactInt)
-          fail(fmt::format("tensor '{}': I64 value {} is beyond 2^53, not exact as float64", e.name, v));
-        p[i] = d;
+namespace {
+
+// Reads entry e's data into dst (e's numel elements, dst's dtype), converting F32 / F64 / I64 through a
+// bounded buffer, or straight into dst's memory when the dtypes agree. I64 values beyond 2^53 are refused.
+void read_entry_into(std::FILE* f, const SafetensorsIndex& index, const SafetensorsEntry& e, Tensor& dst) {
+  auto fail = [&](const std::string& what) { throw InputError(fmt::format("{}: tensor '{}': {}", index.path, e.name, what)); };
+  const uint64_t bytes = e.end - e.begin;
+  if (bytes == 0) return;
+  if (std::fseek(f, static_cast<long>(index.data_start + e.begin), SEEK_SET) != 0)
+    fail(fmt::format("cannot read its {} bytes", bytes));
+  const int64_t n = dst.numel();
+  const bool same = (e.dtype == "F32" && dst.dtype() == DType::F32) || (e.dtype == "F64" && dst.dtype() == DType::F64);
+  if (same) {
+    if (std::fread(dst.raw_data(), 1, bytes, f) != bytes) fail(fmt::format("cannot read its {} bytes", bytes));
+    return;
+  }
+  constexpr int64_t kChunk = 1 << 16;
+  std::vector<unsigned char> buf(static_cast<size_t>(kChunk) * 8);
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t m = std::min(kChunk, n - start);
+    const size_t chunk_bytes = static_cast<size_t>(m) * dtype_bytes(e.dtype);
+    if (std::fread(buf.data(), 1, chunk_bytes, f) != chunk_bytes) fail(fmt::format("cannot read its {} bytes", bytes));
+    MTFN_DISPATCH(dst.dtype(), {
+      scalar_t* out = dst.data<scalar_t>() + start;
+      for (int64_t i = 0; i < m; ++i) {
+        double v;
+        if (e.dtype == "F32") {
+          float x;
+          std::memcpy(&x, buf.data() + 4 * i, 4);
+          v = x;
+        } else if (e.dtype == "F64") {
+          std::memcpy(&v, buf.data() + 8 * i, 8);
+        } else {
+          int64_t x;
+          std::memcpy(&x, buf.data() + 8 * i, 8);
+          v = static_cast<double>(x);
+          if (std::abs(v) > kExactInt) fail(fmt::format("I64 value {} is beyond 2^53, not exact as float64", x));
+        }
+        out[i] = static_cast<scalar_t>(v);
       }
-    }
-    out.tensors.insert(e.name, t, int64);
+    });
+  }
+}
+
+std::unique_ptr<std::FILE, FileCloser> open_data(const SafetensorsIndex& index) {
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(index.path.c_str(), "rb"));
+  if (!f) throw InputError(fmt::format("{}: cannot open: {}", index.path, std::strerror(errno)));
+  return f;
+}
+
+}  // namespace
+
+TensorDict read_entries(const SafetensorsIndex& index, const std::string& prefix) {
+  TensorDict out;
+  auto f = open_data(index);
+  for (const SafetensorsEntry& e : index.entries) {
+    if (!e.name.starts_with(prefix)) continue;
+    Tensor t = Tensor::empty(e.shape, e.dtype == "F32" ? DType::F32 : DType::F64);
+    read_entry_into(f.get(), index, e, t);
+    out.insert(e.name.substr(prefix.size()), t, e.dtype == "I64");
   }
   return out;
+}
+
+void load_module(const SafetensorsIndex& index, Module& module, const std::string& prefix, bool allow_extra) {
+  const StateDict state = module.state_dict();
+  std::string problems;
+  std::set<std::string> wanted;
+  for (const NamedTensor& t : state) {
+    wanted.insert(prefix + t.name);
+    const SafetensorsEntry* e = index.find(prefix + t.name);
+    if (!e) problems += fmt::format("{}missing '{}'", problems.empty() ? "" : "; ", prefix + t.name);
+    else if (e->shape != t.tensor.shape())
+      problems += fmt::format("{}'{}' has shape {} in the file, {} in the model", problems.empty() ? "" : "; ",
+                              e->name, shape_str(e->shape), shape_str(t.tensor.shape()));
+  }
+  if (!allow_extra)
+    for (const SafetensorsEntry& e : index.entries)
+      if (e.name.starts_with(prefix) && !wanted.count(e.name))
+        problems += fmt::format("{}unexpected '{}'", problems.empty() ? "" : "; ", e.name);
+  if (!problems.empty()) throw InputError(fmt::format("{}: {}", index.path, problems));
+  auto f = open_data(index);
+  for (const NamedTensor& t : state) {
+    Tensor dst = t.tensor;  // shares the module's storage
+    read_entry_into(f.get(), index, *index.find(prefix + t.name), dst);
+  }
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  const SafetensorsIndex index = read_safetensors_index(path);
+  return {read_entries(index, ""), index.metadata};
 }
 
 // ---- writing

@@ -1,6 +1,7 @@
 // safetensors files: read and write named F32 / F64 / I64 tensors with a string metadata map,
 // and save / load a Module's state_dict by PyTorch names. Writes are atomic (temp file, fsync,
-// rename); every malformed file is an Error naming the file and what is wrong.
+// rename); every malformed or unreadable file is an InputError (core/errors.h) naming the file and
+// what is wrong; a failed write is an Error.
 // Not here: optimizer state (optim/optimizer.h builds on these functions).
 //
 // Format (huggingface/safetensors): 8-byte little-endian u64 N; N bytes of JSON
@@ -15,7 +16,9 @@
 #pragma once
 
 #include <map>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "nn/module.h"
 
@@ -28,7 +31,35 @@ struct SafetensorsFile {
   Metadata metadata;   // "__metadata__", empty if absent
 };
 
+// Every tensor of the file into new memory.
 SafetensorsFile read_safetensors(const std::string& path);
+
+// The header alone, every field checked (offsets inside the file, sizes matching shapes, no overlaps),
+// for readers that stream each tensor's bytes straight to where it will live: a 558 MB fusion
+// weight (or a 1.7 GB checkpoint) is then never held twice. This is the one header parser.
+struct SafetensorsEntry {
+  std::string name;
+  std::string dtype;  // "F32", "F64", "I64"
+  Shape shape;
+  uint64_t begin = 0, end = 0;  // byte offsets after the header
+};
+struct SafetensorsIndex {
+  std::string path;
+  std::vector<SafetensorsEntry> entries;  // in the header's order
+  Metadata metadata;
+  uint64_t data_start = 0;  // 8 + header length
+  const SafetensorsEntry* find(const std::string& name) const;  // nullptr if absent
+};
+SafetensorsIndex read_safetensors_index(const std::string& path);
+
+// The entries whose names start with `prefix`, as new tensors (prefix removed; I64 -> float64, marked).
+TensorDict read_entries(const SafetensorsIndex& index, const std::string& prefix = "");
+
+// Strict, in place: every parameter and buffer of `module` must be in the file under prefix + its
+// name with the same shape, and (unless `allow_extra`) no other entry may start with the prefix.
+// Values are read straight into the module's tensors (converted if the dtypes differ).
+void load_module(const SafetensorsIndex& index, Module& module, const std::string& prefix = "",
+                 bool allow_extra = true);
 
 // Writes `<path>.tmp` in the same directory, fsyncs it, renames it over `path` and fsyncs the
 // directory: a crash or an error leaves either the old file or the new one, never a mix.

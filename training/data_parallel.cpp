@@ -5,28 +5,36 @@
 
 #include "data/batching.h"
 #include "distributed/distributed.h"
+#include "nn/batchnorm.h"
 
-namespace mtfn::models {
+namespace mtfn::training {
 
 namespace {
-std::vector<Tensor> model_state(const Mtfn& model) {
+std::vector<Tensor> model_state(const models::Model& model) {
   std::vector<Tensor> v;
-  for (const auto& e : model.state_dict()) v.push_back(e.tensor);
+  for (const auto& e : model.module().state_dict()) v.push_back(e.tensor);
   return v;
+}
+
+// Every BatchNorm1d in the module tree, in registration order.
+void find_batch_norms(const nn::Module& m, std::vector<std::shared_ptr<nn::BatchNorm1d>>& out) {
+  for (const auto& [name, child] : m.named_children()) {
+    if (auto bn = std::dynamic_pointer_cast<nn::BatchNorm1d>(child)) out.push_back(bn);
+    find_batch_norms(*child, out);
+  }
 }
 }  // namespace
 
-DataParallel::DataParallel(distributed::ProcessGroup* group, Mtfn& model) : group_(group), model_(model) {
+DataParallel::DataParallel(distributed::ProcessGroup* group, models::Model& model) : group_(group), model_(model) {
   if (!distributed()) return;
   distributed::broadcast_tensors(*group_, model_state(model_));
-  for (const auto& norm : {model_.audio_subnet->norm, model_.video_subnet->norm})
-    norm->train_op = distributed::sync_batch_norm_op(*group_);
-  buckets_ = std::make_unique<distributed::GradBuckets>(*group_, model_.parameters());
+  find_batch_norms(model_.module(), norms_);
+  for (const auto& norm : norms_) norm->train_op = distributed::sync_batch_norm_op(*group_);
+  buckets_ = std::make_unique<distributed::GradBuckets>(*group_, model_.module().parameters());
 }
 
 DataParallel::~DataParallel() {
-  if (!distributed()) return;
-  for (const auto& norm : {model_.audio_subnet->norm, model_.video_subnet->norm}) norm->train_op = nullptr;
+  for (const auto& norm : norms_) norm->train_op = nullptr;
 }
 
 std::vector<int64_t> DataParallel::shard(const std::vector<int64_t>& batch, int64_t* first_row) const {
@@ -77,4 +85,4 @@ void DataParallel::barrier(std::string_view what) {
   if (distributed()) group_->barrier(what);
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::training

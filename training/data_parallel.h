@@ -11,20 +11,23 @@
 
 #include "core/tensor.h"
 #include "distributed/process_group.h"
-#include "models/mtfn/model.h"
+#include "models/model.h"
 
 namespace mtfn::distributed {
 class GradBuckets;
 }
+namespace mtfn::nn {
+class BatchNorm1d;
+}
 
-namespace mtfn::models {
+namespace mtfn::training {
 
 class DataParallel {
  public:
   // `group` nullptr or of one process: plain one-process training. Otherwise: the model's
   // parameters and buffers take rank 0's values, its BatchNorms compute statistics over every
   // rank's rows, and its gradients are all-reduced in buckets during the backward pass.
-  DataParallel(distributed::ProcessGroup* group, Mtfn& model);
+  DataParallel(distributed::ProcessGroup* group, models::Model& model);
   ~DataParallel();
 
   bool distributed() const { return group_ && group_->size() > 1; }
@@ -47,8 +50,9 @@ class DataParallel {
 
  private:
   distributed::ProcessGroup* group_;
-  Mtfn& model_;
+  models::Model& model_;
+  std::vector<std::shared_ptr<nn::BatchNorm1d>> norms_;  // the model's BatchNorms, synced while this lives
   std::unique_ptr<distributed::GradBuckets> buckets_;
 };
 
-}  // namespace mtfn::models
+}  // namespace mtfn::training

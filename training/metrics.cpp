@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-namespace mtfn::models {
+namespace mtfn::training {
 
 void MetricList::set(const std::string& name, double value) {
   for (auto& [k, v] : items)
@@ -214,4 +214,4 @@ std::string mmsa_csv_cell(double mean, double std) {
   return fmt::format("({}, {})", py_float_repr(py_round(mean * 100, 2)), py_float_repr(py_round(std * 100, 2)));
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::training

@@ -12,7 +12,7 @@
 
 #include "data/sims_dataset.h"
 
-namespace mtfn::models {
+namespace mtfn::training {
 
 // Named values in a fixed order (MMSA's dict order), e.g. {"Mult_acc_2", 0.81}, ...
 struct MetricList {
@@ -57,4 +57,4 @@ SeedSummary summarize_seeds(const std::vector<MetricList>& per_seed);
 // MMSA's CSV cell for one metric: "(round(mean*100, 2), round(std*100, 2))".
 std::string mmsa_csv_cell(double mean, double std);
 
-}  // namespace mtfn::models
+}  // namespace mtfn::training

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-namespace mtfn::models {
+namespace mtfn::training {
 
 using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
@@ -61,11 +61,11 @@ json results_to_json(const RunResults& r) {
   const SeedSummary sum = summarize_seeds(tests);
   json seeds = json::array();
   for (const SeedResult& s : r.seeds) seeds.push_back(seed_to_json(s));
-  return {{"model", "mtfn"},
+  return {{"model", r.model},
           {"data", r.data},
           {"dataset", r.dataset},
-          {"mode", mode_name(r.config.train_mode)},
-          {"config", config_to_json(r.config)},
+          {"mode", models::mode_name(r.mode)},
+          {"config", r.config},
           {"seeds", seeds},
           {"mean", metrics_to_json(sum.mean)},
           {"std", metrics_to_json(sum.std)},
@@ -77,7 +77,7 @@ fs::path append_mmsa_csv(const fs::path& dir, const RunResults& r) {
   std::vector<MetricList> tests;
   for (const SeedResult& s : r.seeds) tests.push_back(s.test);
   const SeedSummary sum = summarize_seeds(tests);
-  std::string header = "Model", row = "mtfn";
+  std::string header = "Model", row = r.model;
   for (const auto& [name, mean] : sum.mean.items) {
     header += "," + name;
     row += ",\"" + mmsa_csv_cell(mean, sum.std.get(name)) + "\"";  // pandas quotes a cell holding a comma
@@ -115,4 +115,4 @@ void atomic_write_text(const fs::path& path, const std::string& text) {
   atomic_write(path, [&](std::ostream& out) { out << text; });
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::training

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
-#include "models/mtfn/config.h"
+#include "models/model.h"
 #include "training/metrics.h"
 
-namespace mtfn::models {
+namespace mtfn::training {
 
 struct EpochRecord {
   int64_t epoch = 0;
@@ -36,7 +36,9 @@ struct SeedResult {
 struct RunResults {
   std::string data;     // the feature file, or a description of the synthetic data
   std::string dataset;  // "sims", "mosi", "mosei": the CSV's name
-  MtfnConfig config;
+  std::string model;    // "mtfn": the CSV's Model column
+  models::TrainMode mode = models::TrainMode::regression;
+  nlohmann::ordered_json config;  // the model's flat configuration (MMSA's key names)
   std::vector<SeedResult> seeds;
   MetricList baseline;  // the test metrics of predicting the training mean (or majority class)
 };
@@ -58,4 +60,4 @@ std::filesystem::path append_mmsa_csv(const std::filesystem::path& dir, const Ru
 void atomic_write(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
 void atomic_write_text(const std::filesystem::path& path, const std::string& text);
 
-}  // namespace mtfn::models
+}  // namespace mtfn::training

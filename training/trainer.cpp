@@ -23,12 +23,13 @@
 #include "core/ops.h"
 #include "data/batch.h"
 #include "data/batching.h"
-#include "training/data_parallel.h"
-#include "models/mtfn/optimizer.h"
-#include "training/state_io.h"
 #include "nn/safetensors.h"
+#include "optim/optimizer.h"
+#include "training/data_parallel.h"
+#include "training/evaluation.h"
+#include "training/model_file.h"
 
-namespace mtfn::models {
+namespace mtfn::training {
 
 using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
@@ -37,12 +38,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::vector<int64_t> iota_range(int64_t begin, int64_t end) {
-  std::vector<int64_t> v;
-  for (int64_t i = begin; i < end; ++i) v.push_back(i);
-  return v;
-}
 
 std::string metrics_line(const MetricList& m) {
   std::string s;
@@ -111,19 +106,20 @@ struct SeedState {
   }
 };
 
-bool should_stop(const SeedState& s, const MtfnConfig& cfg, int64_t max_epochs) {
+bool should_stop(const SeedState& s, int64_t early_stop, int64_t max_epochs) {
   if (s.epoch == 0) return false;
-  return s.epoch - s.best_epoch >= cfg.early_stop || (max_epochs > 0 && s.epoch >= max_epochs);
+  return s.epoch - s.best_epoch >= early_stop || (max_epochs > 0 && s.epoch >= max_epochs);
 }
 
-void save_checkpoint(const fs::path& path, const Mtfn& model, const MtfnOptimizer& opt, const SeedState& s,
+void save_checkpoint(const fs::path& path, const models::Model& model, const optim::Optimizer& opt, const SeedState& s,
                      uint64_t seed) {
   nn::TensorDict all;
-  all.insert_all(model.state_dict(), "model.");
+  all.insert_all(model.module().state_dict(), "model.");
   all.insert_all(opt.state_dict(), "optim.");
   const json meta = {{"format", "mtfn-checkpoint/1"},
                      {"seed", seed},
-                     {"config", config_to_json(model.config())},
+                     {"model", model.name()},
+                     {"config", model.config_json()},
                      {"state", s.to_json()}};
   nn::write_safetensors(path.string(), all, {{"trainer", meta.dump()}});
 }
@@ -133,7 +129,7 @@ int64_t checkpoint_epoch(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return -1;
   try {
-    const StateFileIndex idx = read_state_index(path.string());
+    const nn::SafetensorsIndex idx = nn::read_safetensors_index(path.string());
     auto it = idx.metadata.find("trainer");
     if (it == idx.metadata.end()) return -1;
     return json::parse(it->second).at("state").at("epoch").get<int64_t>();
@@ -153,16 +149,16 @@ void link_best(const fs::path& last, const fs::path& best) {
   fs::rename(tmp, best);
 }
 
-SeedState load_checkpoint(const fs::path& path, Mtfn& model, MtfnOptimizer& opt, uint64_t seed) {
-  const StateFileIndex idx = read_state_index(path.string());
+SeedState load_checkpoint(const fs::path& path, models::Model& model, optim::Optimizer& opt, uint64_t seed) {
+  const nn::SafetensorsIndex idx = nn::read_safetensors_index(path.string());
   auto it = idx.metadata.find("trainer");
-  if (it == idx.metadata.end()) throw TrainInputError(fmt::format("{}: not an mtfn checkpoint", path.string()));
+  if (it == idx.metadata.end()) throw InputError(fmt::format("{}: not an mtfn checkpoint", path.string()));
   const json meta = json::parse(it->second);
   if (meta.at("seed").get<uint64_t>() != seed)
-    throw TrainInputError(fmt::format("{}: checkpoint of seed {}, expected {}", path.string(),
+    throw InputError(fmt::format("{}: checkpoint of seed {}, expected {}", path.string(),
                                       meta.at("seed").get<uint64_t>(), seed));
-  load_module_streaming(idx, model, "model.");
-  opt.load_state_dict(read_entries(idx, "optim."));
+  nn::load_module(idx, model.module(), "model.");
+  opt.load_state_dict(nn::read_entries(idx, "optim."));
   return SeedState::from_json(meta.at("state"));
 }
 
@@ -181,119 +177,13 @@ json data_fingerprint(const data::SimsDataset& ds) {
 
 }  // namespace
 
-MetricKind metric_kind_of(const data::SimsDataset& ds) {
-  return ds.has_label(data::Task::T) || ds.has_label(data::Task::A) || ds.has_label(data::Task::V) ? MetricKind::sims
-                                                                                                  : MetricKind::mosi;
-}
-
-std::string dataset_name_of(const data::SimsDataset& ds) {
-  if (metric_kind_of(ds) == MetricKind::sims) return "sims";
-  return ds.train.size > 5000 ? "mosei" : "mosi";
-}
-
-MetricList score(const std::vector<float>& out_m, const data::SimsSplit& split, const MtfnConfig& cfg,
-                 MetricKind kind) {
-  const std::vector<float>& label = split.label(data::Task::M);
-  if (cfg.train_mode == TrainMode::classification) {
-    std::vector<int> cls(label.size());
-    for (size_t i = 0; i < label.size(); ++i) cls[i] = label_class(label[i]);
-    return classification_metrics(out_m, cfg.num_classes, cls);
-  }
-  return kind == MetricKind::sims ? sims_regression_metrics(out_m, label) : mosi_regression_metrics(out_m, label);
-}
-
-MetricList baseline_metrics(const data::SimsDataset& ds, const data::SimsSplit& split, const MtfnConfig& cfg,
-                            MetricKind kind) {
-  const std::vector<float>& train = ds.train.label(data::Task::M);
-  const auto n = static_cast<size_t>(split.size);
-  if (cfg.train_mode == TrainMode::classification) {
-    int64_t count[3] = {0, 0, 0};
-    for (float v : train) ++count[label_class(v)];
-    const int major = static_cast<int>(std::max_element(count, count + 3) - count);
-    std::vector<float> logits(3 * n, 0.f);
-    for (size_t i = 0; i < n; ++i) logits[3 * i + static_cast<size_t>(major)] = 1.f;
-    return score(logits, split, cfg, kind);
-  }
-  double mean = 0;
-  for (float v : train) mean += v;
-  mean /= std::max<size_t>(train.size(), 1);
-  return score(std::vector<float>(n, static_cast<float>(mean)), split, cfg, kind);
-}
-
-SplitEval evaluate_split(Mtfn& model, const data::SimsSplit& split, const MtfnConfig& cfg, MetricKind kind,
-                         int64_t batch_size) {
-  model.eval();
-  NoGradGuard no_grad;
-  SplitEval r;
-  double total = 0;
-  int64_t batches = 0;
-  for (int64_t start = 0; start < split.size; start += batch_size) {
-    const std::vector<int64_t> idx = iota_range(start, std::min(split.size, start + batch_size));
-    const data::Batch b = data::make_batch(split, idx, model.dtype());
-    const MtfnOutput out = model.forward(b.text, b.audio, b.vision);
-    total += mtfn_loss(out, b, cfg).total.item();
-    ++batches;
-    for (int t = 0; t < 4; ++t) {
-      const std::vector<double> v = out.task(t).to_vector();
-      for (double x : v) r.out[t].push_back(static_cast<float>(x));
-    }
-  }
-  r.loss = py_round(batches ? total / static_cast<double>(batches) : 0.0, 4);
-  r.metrics = score(r.out[0], split, cfg, kind);
-  return r;
-}
-
-void save_model_file(const fs::path& path, const Mtfn& model, const std::string& extra_json) {
-  json meta = {{"format", "mtfn-model/1"}, {"config", config_to_json(model.config())}};
-  nn::write_safetensors(path.string(), model.state_dict(),
-                        {{"mtfn", meta.dump()}, {"extra", extra_json}});
-}
-
-namespace {
-
-// A model file's config and the prefix of its tensors: train's model files (metadata "mtfn", no
-// prefix), training checkpoints (metadata "trainer", "model."), MMSA-named files ("Model.").
-std::pair<MtfnConfig, std::string> model_config_and_prefix(const StateFileIndex& idx, const fs::path& path) {
-  auto it = idx.metadata.find("mtfn");
-  std::string prefix;
-  if (it == idx.metadata.end()) {
-    it = idx.metadata.find("trainer");
-    prefix = "model.";
-  }
-  if (it == idx.metadata.end())
-    throw std::runtime_error(
-        fmt::format("{}: not an mtfn model file or checkpoint (no 'mtfn' or 'trainer' metadata)", path.string()));
-  json meta;
-  try {
-    meta = json::parse(it->second);
-  } catch (const json::exception&) {
-    throw std::runtime_error(fmt::format("{}: unreadable metadata", path.string()));
-  }
-  if (!meta.contains("config")) throw std::runtime_error(fmt::format("{}: metadata without a config", path.string()));
-  MtfnConfig cfg = config_from_json(meta.at("config"), path.string());
-  if (prefix.empty() && !idx.entries.empty() && idx.entries.front().name.starts_with("Model.")) prefix = "Model.";
-  return {cfg, prefix};
-}
-
-}  // namespace
-
-MtfnConfig read_model_config(const fs::path& path) {
-  return model_config_and_prefix(read_state_index(path.string()), path).first;
-}
-
-std::unique_ptr<Mtfn> load_model_file(const fs::path& path) {
-  const StateFileIndex idx = read_state_index(path.string());
-  const auto [cfg, prefix] = model_config_and_prefix(idx, path);
-  auto model = std::make_unique<Mtfn>(cfg, 0, DType::F32);
-  load_module_streaming(idx, *model, prefix, /*allow_extra=*/!prefix.empty());
-  return model;
-}
-
 namespace {
 
 struct SeedContext {
   const data::SimsDataset& ds;
-  const MtfnConfig& cfg;
+  const models::ModelSpec& spec;
+  const json& config;
+  const models::TrainSettings& settings;
   const TrainOptions& opt;
   MetricKind kind;
   Logger& log;
@@ -303,8 +193,9 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   const fs::path dir = c.opt.out / "checkpoints" / fmt::format("seed-{}", seed);
   const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors";
   if (!c.opt.group || c.opt.group->is_root()) fs::create_directories(dir);
-  Mtfn model(c.cfg, seed, DType::F32);
-  auto optimizer = make_mtfn_optimizer(model, c.cfg);
+  const std::unique_ptr<models::Model> built = c.spec.build(c.config, seed, DType::F32);
+  models::Model& model = *built;
+  const std::unique_ptr<optim::Optimizer> optimizer = model.make_optimizer();
   SeedState s;
   const std::string tag = fmt::format("seed {} ({}/{})", seed, seed_index + 1, c.opt.seeds.size());
   if (c.opt.resume && fs::exists(last)) {
@@ -317,11 +208,12 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   }
   DataParallel dp(c.opt.group, model);  // with several processes: rank 0's model, synced BatchNorm, buckets
   dp.check_same(s.step, "training steps taken");
-  const data::BatchSampler sampler(c.ds.train.size, c.cfg.batch_size, seed, /*shuffle=*/true);
-  while (!should_stop(s, c.cfg, c.opt.max_epochs)) {
+  const int64_t batch_size = c.settings.batch_size;
+  const data::BatchSampler sampler(c.ds.train.size, batch_size, seed, /*shuffle=*/true);
+  while (!should_stop(s, c.settings.early_stop, c.opt.max_epochs)) {
     const auto t0 = Clock::now();
     const int64_t epoch = s.epoch + 1;
-    model.train();
+    model.module().train();
     const auto batches = sampler.epoch_batches(epoch);
     double train_loss = 0;
     int64_t used = 0;
@@ -334,18 +226,17 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
       const data::Batch b = data::make_batch(c.ds.train, rows, DType::F32);
       model.set_dropout_step(s.step, first_row);
       optimizer->zero_grad();
-      MtfnOutput out = model.forward(b.text, b.audio, b.vision);
-      MtfnLoss loss = mtfn_loss(out, b, c.cfg);
-      dp.backward(loss.total, local_rows, global_rows);
+      const models::Forward f = model.forward(b);
+      dp.backward(f.loss, local_rows, global_rows);
       optimizer->step();
       ++s.step;
-      train_loss += dp.global_loss(loss.total.item(), local_rows, global_rows);
+      train_loss += dp.global_loss(f.loss.item(), local_rows, global_rows);
       ++used;
       c.log.bar(fmt::format("epoch {}", epoch), static_cast<int64_t>(i + 1), static_cast<int64_t>(batches.size()),
                 seconds_since(t0) / static_cast<double>(i + 1));
     }
     train_loss /= static_cast<double>(std::max<int64_t>(used, 1));
-    SplitEval valid = evaluate_split(model, c.ds.valid, c.cfg, c.kind, c.cfg.batch_size);
+    SplitEval valid = evaluate_split(model, c.ds.valid, c.kind, batch_size);
     valid.loss = dp.agree(valid.loss);  // every process takes rank 0's early-stopping decision
     dp.check_replicas(fmt::format("after epoch {}", epoch));
     s.epoch = epoch;
@@ -365,13 +256,13 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   }
   // The best model (MMSA: saved at its epoch, reloaded for the test split). A run killed after
   // moving it to DIR/models finds it there.
-  const fs::path final_model = c.opt.out / "models" / fmt::format("mtfn-{}.safetensors", seed);
+  const fs::path final_model = c.opt.out / "models" / fmt::format("{}-{}.safetensors", model.name(), seed);
   dp.barrier("the best model's file");  // rank 0 has written it
   if (fs::exists(best))
-    load_module_streaming(read_state_index(best.string()), model, "model.");
+    nn::load_module(nn::read_safetensors_index(best.string()), model.module(), "model.");
   else
-    load_module_streaming(read_state_index(final_model.string()), model, "");
-  const SplitEval test = evaluate_split(model, c.ds.test, c.cfg, c.kind, c.cfg.batch_size);
+    nn::load_module(nn::read_safetensors_index(final_model.string()), model.module(), "");
+  const SplitEval test = evaluate_split(model, c.ds.test, c.kind, batch_size);
   SeedResult r;
   r.seed = seed;
   r.epochs = s.history;
@@ -392,10 +283,14 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
 
 }  // namespace
 
-RunResults train_seeds(const data::SimsDataset& ds, const MtfnConfig& cfg, const TrainOptions& opt) {
+RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spec, const json& config,
+                       const TrainOptions& opt) {
+  spec.check(config, "config");
+  const models::TrainSettings settings = models::train_settings(config);
   fs::create_directories(opt.out);
-  const json identity = {{"config", config_to_json(cfg)}, {"data", data_fingerprint(ds)},
-                         {"seeds", opt.seeds},            {"max_epochs", opt.max_epochs}};
+  // A run made before models were named (no "model" key) is an MTFN run.
+  json identity = {{"config", config}, {"data", data_fingerprint(ds)}, {"seeds", opt.seeds}, {"max_epochs", opt.max_epochs}};
+  if (spec.name != "mtfn") identity["model"] = spec.name;
   const fs::path run_file = opt.out / "run.json";
   const bool root = !opt.group || opt.group->is_root();  // only rank 0 writes files
   const bool found_run = opt.resume && fs::exists(run_file);
@@ -407,11 +302,11 @@ RunResults train_seeds(const data::SimsDataset& ds, const MtfnConfig& cfg, const
     try {
       before = json::parse(in);
     } catch (const json::exception&) {
-      throw TrainInputError(fmt::format("{}: unreadable; cannot resume", run_file.string()));
+      throw InputError(fmt::format("{}: unreadable; cannot resume", run_file.string()));
     }
-    for (const char* k : {"config", "data", "seeds", "max_epochs"})
+    for (const char* k : {"model", "config", "data", "seeds", "max_epochs"})
       if (before.value(k, json()) != identity[k])
-        throw TrainInputError(fmt::format("--resume: {} was trained with another {} (see {}); use another --out",
+        throw InputError(fmt::format("--resume: {} was trained with another {} (see {}); use another --out",
                                           opt.out.string(), k, run_file.string()));
     resuming = true;
   } else if (root) {
@@ -428,9 +323,11 @@ RunResults train_seeds(const data::SimsDataset& ds, const MtfnConfig& cfg, const
   RunResults results;
   results.data = opt.data_label;
   results.dataset = dataset_name_of(ds);
-  results.config = cfg;
-  results.baseline = baseline_metrics(ds, ds.test, cfg, kind);
-  SeedContext ctx{ds, cfg, opt, kind, log};
+  results.model = spec.name;
+  results.mode = settings.train_mode;
+  results.config = config;
+  results.baseline = baseline_metrics(ds, ds.test, settings, kind);
+  SeedContext ctx{ds, spec, config, settings, opt, kind, log};
   for (size_t i = 0; i < opt.seeds.size(); ++i) {
     const uint64_t seed = opt.seeds[i];
     const fs::path done = opt.out / "seeds" / fmt::format("{}.json", seed);
@@ -453,4 +350,4 @@ RunResults train_seeds(const data::SimsDataset& ds, const MtfnConfig& cfg, const
   return results;
 }
 
-}  // namespace mtfn::models
+}  // namespace mtfn::training

@@ -12,14 +12,6 @@ namespace mtfn::models {
 
 using json = nlohmann::ordered_json;
 
-const char* mode_name(TrainMode mode) { return mode == TrainMode::classification ? "classification" : "regression"; }
-
-TrainMode parse_mode(const std::string& name) {
-  if (name == "regression") return TrainMode::regression;
-  if (name == "classification") return TrainMode::classification;
-  throw ConfigError(fmt::format("train_mode: expected \"regression\" or \"classification\", got \"{}\"", name));
-}
-
 namespace {
 
 std::string type_of(const json& v) {

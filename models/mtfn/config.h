@@ -11,9 +11,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace mtfn::models {
+#include "models/model.h"  // TrainMode, ConfigError
 
-enum class TrainMode { regression, classification };
+namespace mtfn::models {
 
 struct MtfnConfig {
   // Sizes. feature_dims come from the data file (text, audio, video), never assumed.
@@ -40,13 +40,6 @@ struct MtfnConfig {
   // Checks every value; throws ConfigError naming the key.
   void validate() const;
 };
-
-struct ConfigError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-const char* mode_name(TrainMode mode);          // "regression" / "classification"
-TrainMode parse_mode(const std::string& name);  // throws ConfigError
 
 // Reads MMSA key names into `cfg` (keys not given keep their value). Accepted layouts:
 //  - flat: {"hidden_dims": [...], "batch_size": 64, ...}

@@ -2,8 +2,10 @@
 #include "models/mtfn/model.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/ops.h"
+#include "models/mtfn/optimizer.h"
 #include "nn/fusion_linear.h"
 
 namespace mtfn::models {
@@ -108,6 +110,17 @@ MtfnOutput Mtfn::forward(const Tensor& text, const Tensor& audio, const Tensor& 
   out.M = m;
   return out;
 }
+
+Forward Mtfn::forward(const data::Batch& batch) {
+  const MtfnOutput out = forward(batch.text, batch.audio, batch.vision);
+  return {{out.M, out.T, out.A, out.V}, mtfn_loss(out, batch, cfg_).total};
+}
+
+std::unique_ptr<optim::Optimizer> Mtfn::make_optimizer() { return make_mtfn_optimizer(*this, cfg_); }
+
+nlohmann::ordered_json Mtfn::config_json() const { return config_to_json(cfg_); }
+
+TrainSettings Mtfn::settings() const { return train_settings(config_json()); }
 
 std::vector<int64_t> label_classes(const Tensor& labels) {
   std::vector<int64_t> c(static_cast<size_t>(labels.numel()));

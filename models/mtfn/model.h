@@ -1,13 +1,15 @@
 // MTFN, MMSA's multi-task tensor fusion network (mtfn.md §2), with PyTorch's parameter names:
 // audio/video SubNets (BatchNorm1d -> Dropout -> 3 x Linear+ReLU), a text SubNet (one-layer LSTM,
 // last hidden state, Linear), three unimodal heads and the fusion head on z = [1;a](x)[1;v](x)[1;t].
-// Also MMSA's multi-task loss. Not the training loop (trainer.h) nor the optimiser groups (optimizer.h).
+// Also MMSA's multi-task loss, and the experiment's view of it (models/model.h).
+// Not the training loop (training/trainer.h) nor the optimiser groups (optimizer.h).
 #pragma once
 
 #include <memory>
 
 #include "core/tensor.h"
 #include "data/batch.h"
+#include "models/model.h"
 #include "models/mtfn/config.h"
 #include "nn/batchnorm.h"
 #include "nn/dropout.h"
@@ -54,7 +56,7 @@ struct MtfnOutput {
   const Tensor& task(int i) const { return i == 0 ? M : i == 1 ? T : i == 2 ? A : V; }
 };
 
-class Mtfn : public nn::Module {
+class Mtfn : public nn::Module, public Model {
  public:
   // Parameters drawn from `init_seed` (PyTorch's default distributions), dropout masks keyed by
   // named_seed(init_seed, "<module name>"). The largest layer is made directly in `dtype`.
@@ -64,10 +66,21 @@ class Mtfn : public nn::Module {
   MtfnOutput forward(const Tensor& text, const Tensor& audio, const Tensor& vision);
 
   // Every dropout draws the masks of training step `step` for global rows from `row_offset`.
-  void set_dropout_step(uint64_t step, int64_t row_offset = 0);
+  void set_dropout_step(uint64_t step, int64_t row_offset = 0) override;
 
   const MtfnConfig& config() const { return cfg_; }
-  DType dtype() const { return dtype_; }
+  DType dtype() const override { return dtype_; }
+
+  // --- the experiment's view (models/model.h) ---
+  std::string name() const override { return "mtfn"; }
+  nn::Module& module() override { return *this; }
+  const nn::Module& module() const override { return *this; }
+  std::vector<std::string> task_names() const override { return {"M", "T", "A", "V"}; }
+  Forward forward(const data::Batch& batch) override;  // outputs M, T, A, V and mtfn_loss
+  std::unique_ptr<optim::Optimizer> make_optimizer() override;  // make_mtfn_optimizer
+  nlohmann::ordered_json config_json() const override;
+  TrainSettings settings() const override;
+  std::array<int64_t, 3> feature_dims() const override { return cfg_.feature_dims; }
 
   // forward also fills feature_f with z itself (B, F), outside the graph (check-grads compares it). Off by
   // default: the fusion head's first layer is fused with the fusion (nn/fusion_linear.h) and z never stored.

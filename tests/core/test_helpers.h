@@ -28,12 +28,12 @@ inline Tensor leaf(Shape s, uint64_t seed, double lo = -1.0, double hi = 1.0) {
     BOOST_TEST(res_.max_error <= 1e-6);                                            \
   } while (0)
 
-// The message of the mtfn::Error that `expr` throws ("" if it throws none).
+// The message of the exception (mtfn::Error, InputError, ...) that `expr` throws ("" if it throws none).
 #define ERROR_MESSAGE(expr)                 \
   [&]() -> std::string {                    \
     try {                                   \
       (void)(expr);                         \
-    } catch (const ::mtfn::Error& e_) {     \
+    } catch (const std::exception& e_) {    \
       return e_.what();                     \
     }                                       \
     return "";                              \

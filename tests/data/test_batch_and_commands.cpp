@@ -9,12 +9,13 @@
 #include <sstream>
 
 #include "data/batch.h"
-#include "cli/data_commands.h"
+#include "cli/commands.h"
 #include "data/synth.h"
 #include "fixtures.h"
 
 using namespace mtfn::data;
 using namespace mtfn::data::testing;
+using namespace mtfn::cli;
 
 BOOST_AUTO_TEST_SUITE(batch_and_commands)
 
@@ -68,7 +69,7 @@ BOOST_AUTO_TEST_CASE(inspect_prints_keys_shapes_dtypes_counts_ranges) {
 
 namespace {
 
-// Runs `mtfn <args>` on an app with the data commands; returns the exit status CLI11 would give.
+// Runs `mtfn <args>` on an app with the data commands; returns the exit status the program gives.
 int run(std::vector<std::string> args, std::string* err = nullptr) {
   CLI::App app("mtfn");
   add_synth_command(app);
@@ -78,12 +79,7 @@ int run(std::vector<std::string> args, std::string* err = nullptr) {
   for (auto& a : args) argv.push_back(a.c_str());
   std::stringstream captured;
   auto* old = std::cerr.rdbuf(captured.rdbuf());
-  int status = 0;
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    status = app.exit(e, std::cout, captured);
-  }
+  const int status = mtfn::cli::run(app, static_cast<int>(argv.size()), argv.data());
   std::cerr.rdbuf(old);
   if (err) *err = captured.str();
   return status;

@@ -1,5 +1,5 @@
 # tests/mtfn: the model, trainer, metrics and command line (models/mtfn), over data/ and core/.
-set(AREA_LIBS mtfn_cli mtfn_training mtfn_model_mtfn mtfn_data mtfn_core nlohmann_json::nlohmann_json)
+set(AREA_LIBS mtfn_cli mtfn_training mtfn_models mtfn_data mtfn_core nlohmann_json::nlohmann_json)
 foreach(lib mtfn_nn mtfn_optim)
   if(TARGET ${lib})
     list(APPEND AREA_LIBS ${lib})

@@ -7,7 +7,7 @@
 
 #include "training/metrics.h"
 
-using namespace mtfn::models;
+using namespace mtfn::training;
 
 BOOST_AUTO_TEST_SUITE(metrics)
 

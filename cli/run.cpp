@@ -1,0 +1,53 @@
+// cli::run: parsing, running a subcommand, and the exit status of every way it can end.
+#include <iostream>
+#include <new>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+namespace mtfn::cli {
+
+namespace {
+
+// "mtfn <command>: <message>" on one line.
+void print_error(const CLI::App& app, const std::string& message) {
+  std::string line = message;
+  for (char& ch : line)
+    if (ch == '\n') ch = ' ';
+  const auto run = app.get_subcommands();
+  std::cerr << "mtfn" << (run.empty() ? "" : " " + run.front()->get_name()) << ": " << line << "\n";
+}
+
+}  // namespace
+
+int run(CLI::App& app, int argc, const char* const* argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {
+    // A subcommand reported its result itself (check-grads outside the tolerance).
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    // Bad arguments: one line on stderr, exit status 2 (spec/cli.md).
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "mtfn: " << e.what() << "\n";
+    return e.get_exit_code() == 1 ? 1 : 2;
+  } catch (const InputError& e) {
+    print_error(app, e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    print_error(app, "out of memory");
+    return 1;
+  } catch (const std::exception& e) {
+    print_error(app, e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace mtfn::cli

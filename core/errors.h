@@ -1,0 +1,19 @@
+// The two kinds of error the library raises, told apart by type so that a program decides its
+// exit status in one place (cli/main.cpp: InputError -> 2, any other exception -> 1).
+//  - InputError: what the user gave is wrong or unusable: a file (pickle, .pth, safetensors,
+//    config), a flag, a config key, data of the wrong shape. The message names the file, flag or
+//    field. data::PickleError, data::PthError and models::ConfigError are InputErrors.
+//  - mtfn::Error (core/tensor.h) and everything else: a failure during work (a broken invariant,
+//    a write that failed, memory).
+// Header-only: the readers in data/ use it without linking core.
+#pragma once
+
+#include <stdexcept>
+
+namespace mtfn {
+
+struct InputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace mtfn

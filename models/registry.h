@@ -1,0 +1,34 @@
+// The models the program knows, by MMSA's names (`mtfn`). A new model is its folder
+// models/<name>/ (implementing models/model.h) plus one line in registry.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model.h"
+
+namespace mtfn::models {
+
+struct ModelSpec {
+  std::string name;   // MMSA's name: "mtfn"
+  std::string title;  // "MTFN, the multi-task tensor fusion network"
+  // The configuration, flat under MMSA's key names: MMSA's defaults for CH-SIMS, with `config_file`
+  // (if not empty: a flat JSON or MMSA's config_regression.json) applied onto them. Unknown keys
+  // are added to `warnings`; a wrong value throws ConfigError naming the file and the key.
+  std::function<nlohmann::ordered_json(const std::string& config_file, std::vector<std::string>& warnings)> config;
+  // Checks a flat configuration (after the caller's overrides); ConfigError naming the key.
+  std::function<void(const nlohmann::ordered_json& config, const std::string& where)> check;
+  // The model a flat configuration describes, parameters drawn from `init_seed`.
+  std::function<std::unique_ptr<Model>(const nlohmann::ordered_json& config, uint64_t init_seed, DType dtype)> build;
+};
+
+const std::vector<ModelSpec>& model_specs();
+// ConfigError listing the known names if there is no such model.
+const ModelSpec& find_model(const std::string& name);
+
+}  // namespace mtfn::models
