@@ -36,6 +36,18 @@ std::vector<double> column_sums(int64_t B, int64_t C, F f, size_t extra = 0) {
   return out;
 }
 
+// Both modes' forward: y (B,C) = (x - mean) * rstd * weight + bias, with mean, rstd (C) in double.
+template <class S>
+void normalize_affine(int64_t B, int64_t C, const S* px, const double* mean, const double* rstd, const S* w,
+                      const S* bb, S* py) {
+  parallel_for(B * C, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t c = i % C;
+      py[i] = static_cast<S>((px[i] - mean[c]) * rstd[c] * w[c] + bb[c]);
+    }
+  });
+}
+
 }  // namespace
 
 // ---- training mode (N rows: B in one process, every process's rows with an all-reduce as reducer)
@@ -80,15 +92,7 @@ Tensor batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Ten
       var[c] = ss[static_cast<size_t>(c)] / double(N);
       rstd[c] = 1.0 / std::sqrt(var[c] + eps);
     }
-    const scalar_t* w = weight.data<scalar_t>();
-    const scalar_t* bb = bias.data<scalar_t>();
-    scalar_t* py = y.data<scalar_t>();
-    parallel_for(B * C, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t c = i % C;
-        py[i] = static_cast<scalar_t>((px[i] - mean[c]) * rstd[c] * w[c] + bb[c]);
-      }
-    });
+    normalize_affine(B, C, px, mean, rstd, weight.data<scalar_t>(), bias.data<scalar_t>(), y.data<scalar_t>());
   });
   cache = BatchNormTrainCache{x.detach(), weight.detach(), mean_t, rstd_t, N, reduce};
   return y;
@@ -170,18 +174,8 @@ Tensor batch_norm_eval(const Tensor& x, const Tensor& weight, const Tensor& bias
   for (int64_t c = 0; c < C; ++c) rstd_t.data<double>()[c] = 1.0 / std::sqrt(rstd_t.data<double>()[c] + eps);
   Tensor y = Tensor::empty({B, C}, x.dtype());  // (B,C)
   MTFN_DISPATCH(x.dtype(), {
-    const scalar_t* px = x.data<scalar_t>();
-    const scalar_t* w = weight.data<scalar_t>();
-    const scalar_t* bb = bias.data<scalar_t>();
-    const double* mean = mean_t.data<double>();
-    const double* rstd = rstd_t.data<double>();
-    scalar_t* py = y.data<scalar_t>();
-    parallel_for(B * C, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t c = i % C;
-        py[i] = static_cast<scalar_t>((px[i] - mean[c]) * rstd[c] * w[c] + bb[c]);
-      }
-    });
+    normalize_affine(B, C, x.data<scalar_t>(), mean_t.data<double>(), rstd_t.data<double>(),
+                     weight.data<scalar_t>(), bias.data<scalar_t>(), y.data<scalar_t>());
   });
   const Tensor sx = x.detach(), sw = weight.detach();
   return record(y, "batch_norm_eval", {x, weight, bias}, [=](const Tensor& gy) {
