@@ -1,7 +1,9 @@
-// BatchNorm1d: the training-mode op, the eval-mode op (each forward next to its backward; the
-// training derivation is in docs/batchnorm.md) and the module that keeps the running statistics.
+// BatchNorm1d: the training-mode op (one kernel: its column sums go through a reducer, the identity in
+// one process, an all-reduce for synchronised BatchNorm), the eval-mode op (each forward next to its
+// backward; the derivation is in docs/batchnorm.md) and the module that keeps the running statistics.
 //
-// Dimensions: B batch rows, C channels. Statistics are accumulated in double, rows in order.
+// Dimensions: B this process's batch rows, N the rows the statistics cover (B in one process),
+// C channels. Statistics are accumulated in double, rows in order.
 #include "nn/batchnorm.h"
 
 #include <cmath>
@@ -24,93 +26,136 @@ void check_args(const char* op, const Tensor& x, const Tensor& weight, const Ten
     throw Error(fmt::format("{}: dtype mismatch {}, {}, {}", op, x.describe(), weight.describe(), bias.describe()));
 }
 
-// Column sums over B rows, in double, row order fixed: out[c] = sum_b f(b, c).
+// Column sums over B rows, in double, row order fixed: out[c] = sum_b f(b, c) for c < C, and
+// `extra` more zeros at the end (room for values that travel with the sums through a reducer).
 template <class F>
-std::vector<double> column_sums(int64_t B, int64_t C, F f) {
-  std::vector<double> out(static_cast<size_t>(C), 0.0);
+std::vector<double> column_sums(int64_t B, int64_t C, F f, size_t extra = 0) {
+  std::vector<double> out(static_cast<size_t>(C) + extra, 0.0);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t c = 0; c < C; ++c) out[static_cast<size_t>(c)] += f(b, c);
   return out;
 }
 
+// Both modes' forward: y (B,C) = (x - mean) * rstd * weight + bias, with mean, rstd (C) in double.
+template <class S>
+void normalize_affine(int64_t B, int64_t C, const S* px, const double* mean, const double* rstd, const S* w,
+                      const S* bb, S* py) {
+  parallel_for(B * C, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t c = i % C;
+      py[i] = static_cast<S>((px[i] - mean[c]) * rstd[c] * w[c] + bb[c]);
+    }
+  });
+}
+
 }  // namespace
 
-// ---- training mode
+// ---- training mode (N rows: B in one process, every process's rows with an all-reduce as reducer)
+//   mean = sum_N x / N                 forward's 1st reduce: C + 1 values (the sums, and B so that N comes back)
+//   var  = sum_N (x - mean)^2 / N      forward's 2nd reduce: C values (two passes, as one process computes
+//                                      them: no cancellation in E[x^2] - mean^2)
 //   xhat = (x - mean) * rstd,  rstd = 1 / sqrt(var + eps),  y = weight * xhat + bias
-//   dL/dbias   = sum_b dy
-//   dL/dweight = sum_b dy * xhat
-//   dL/dx      = weight * rstd / B * (B dy - sum_b dy - xhat * sum_b dy*xhat)   (docs/batchnorm.md)
-Tensor batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor* batch_mean,
-                        Tensor* batch_var) {
+Tensor batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                                const ColumnSumReducer& reduce, BatchNormTrainCache& cache, Tensor& var_t) {
   check_args("batch_norm_train", x, weight, bias);
   const int64_t B = x.size(0), C = x.size(1);
-  if (B < 2) throw Error(fmt::format("batch_norm_train: expected more than 1 value per channel, got input {}",
-                                     shape_str(x.shape())));
-  Tensor y = Tensor::empty({B, C}, x.dtype());            // (B,C)
-  Tensor mean_t = Tensor::empty({C}, DType::F64);          // (C) backward needs it to rebuild xhat from x
-  Tensor rstd_t = Tensor::empty({C}, DType::F64);          // (C) backward needs it too
-  Tensor var_t = Tensor::empty({C}, DType::F64);           // (C) biased batch variance, for running_var
+  const auto uC = static_cast<size_t>(C);
+  Tensor y = Tensor::empty({B, C}, x.dtype());      // (B,C)
+  Tensor mean_t = Tensor::empty({C}, DType::F64);  // (C) cached: backward rebuilds xhat from x with it
+  Tensor rstd_t = Tensor::empty({C}, DType::F64);  // (C) cached: backward needs it too
+  var_t = Tensor::empty({C}, DType::F64);          // (C) biased batch variance, for running_var
+  int64_t N = 0;
   MTFN_DISPATCH(x.dtype(), {
     const scalar_t* px = x.data<scalar_t>();
     double* mean = mean_t.data<double>();
     double* rstd = rstd_t.data<double>();
     double* var = var_t.data<double>();
-    const std::vector<double> s = column_sums(B, C, [&](int64_t b, int64_t c) { return double(px[b * C + c]); });
-    for (int64_t c = 0; c < C; ++c) mean[c] = s[static_cast<size_t>(c)] / double(B);
-    const std::vector<double> ss = column_sums(B, C, [&](int64_t b, int64_t c) {
+    // (C+1): sum_b x per channel, then the row count
+    std::vector<double> s = column_sums(B, C, [&](int64_t b, int64_t c) { return double(px[b * C + c]); }, 1);
+    s[uC] = double(B);
+    if (reduce) reduce(s, "BatchNorm statistics (sums)");
+    N = static_cast<int64_t>(s[uC]);
+    if (N < 2)
+      throw Error(reduce ? fmt::format("batch_norm_train: expected more than 1 value per channel over all "
+                                       "processes, got {} rows in total (this process: input {})",
+                                       N, shape_str(x.shape()))
+                         : fmt::format("batch_norm_train: expected more than 1 value per channel, got input {}",
+                                       shape_str(x.shape())));
+    for (int64_t c = 0; c < C; ++c) mean[c] = s[static_cast<size_t>(c)] / double(N);
+    // (C): sum_b (x - mean)^2 per channel
+    std::vector<double> ss = column_sums(B, C, [&](int64_t b, int64_t c) {
       const double d = px[b * C + c] - mean[c];
       return d * d;
     });
+    if (reduce) reduce(ss, "BatchNorm statistics (squared deviations)");
     for (int64_t c = 0; c < C; ++c) {
-      var[c] = ss[static_cast<size_t>(c)] / double(B);
+      var[c] = ss[static_cast<size_t>(c)] / double(N);
       rstd[c] = 1.0 / std::sqrt(var[c] + eps);
     }
-    const scalar_t* w = weight.data<scalar_t>();
-    const scalar_t* bb = bias.data<scalar_t>();
-    scalar_t* py = y.data<scalar_t>();
-    parallel_for(B * C, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t c = i % C;
-        py[i] = static_cast<scalar_t>((px[i] - mean[c]) * rstd[c] * w[c] + bb[c]);
-      }
-    });
+    normalize_affine(B, C, px, mean, rstd, weight.data<scalar_t>(), bias.data<scalar_t>(), y.data<scalar_t>());
   });
-  if (batch_mean) *batch_mean = mean_t.to(x.dtype());
-  if (batch_var) *batch_var = var_t.to(x.dtype());
+  cache = BatchNormTrainCache{x.detach(), weight.detach(), mean_t, rstd_t, N, reduce};
+  return y;
+}
 
-  const Tensor sx = x.detach(), sw = weight.detach();
-  return record(y, "batch_norm_train", {x, weight, bias}, [=](const Tensor& gy) {
-    MTFN_DISPATCH(gy.dtype(), {
-      const scalar_t* g = gy.data<scalar_t>();
-      const scalar_t* px = sx.data<scalar_t>();
-      const scalar_t* w = sw.data<scalar_t>();
-      const double* mean = mean_t.data<double>();
-      const double* rstd = rstd_t.data<double>();
-      auto xhat = [&](int64_t b, int64_t c) { return (px[b * C + c] - mean[c]) * rstd[c]; };
-      const std::vector<double> sum_g = column_sums(B, C, [&](int64_t b, int64_t c) { return double(g[b * C + c]); });
-      const std::vector<double> sum_gx =
-          column_sums(B, C, [&](int64_t b, int64_t c) { return g[b * C + c] * xhat(b, c); });
-      if (bias.requires_grad()) {
-        scalar_t* gb = grad_buffer(bias).data<scalar_t>();
-        for (int64_t c = 0; c < C; ++c) gb[c] += static_cast<scalar_t>(sum_g[static_cast<size_t>(c)]);
+//   dL/dbias   = sum_B dy              this process's rows only (data parallel: the gradient buckets
+//   dL/dweight = sum_B dy * xhat       add the processes' shares, as for every other parameter)
+//   dL/dx      = weight * rstd / N * (N dy - S1 - xhat * S2),   S1 = sum_N dy,  S2 = sum_N dy * xhat
+//                (docs/batchnorm.md; S1 and S2 are backward's one reduce, of 2C values)
+void batch_norm_train_backward(const Tensor& gy, const BatchNormTrainCache& cache, const Tensor& x,
+                               const Tensor& weight, const Tensor& bias) {
+  const int64_t B = cache.x.size(0), C = cache.x.size(1);
+  const auto uC = static_cast<size_t>(C);
+  MTFN_DISPATCH(gy.dtype(), {
+    const scalar_t* g = gy.data<scalar_t>();  // (B,C)
+    const scalar_t* px = cache.x.data<scalar_t>();
+    const scalar_t* w = cache.weight.data<scalar_t>();
+    const double* mean = cache.mean.data<double>();
+    const double* rstd = cache.rstd.data<double>();
+    auto xhat = [&](int64_t b, int64_t c) { return (px[b * C + c] - mean[c]) * rstd[c]; };
+    // (2C): [0, C) sum_b dy,  [C, 2C) sum_b dy * xhat, over this process's rows in order
+    std::vector<double> sums(2 * uC, 0.0);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t c = 0; c < C; ++c) {
+        sums[static_cast<size_t>(c)] += g[b * C + c];
+        sums[uC + static_cast<size_t>(c)] += g[b * C + c] * xhat(b, c);
       }
-      if (weight.requires_grad()) {
-        scalar_t* gw = grad_buffer(weight).data<scalar_t>();
-        for (int64_t c = 0; c < C; ++c) gw[c] += static_cast<scalar_t>(sum_gx[static_cast<size_t>(c)]);
-      }
-      if (x.requires_grad()) {
-        scalar_t* gx = grad_buffer(x).data<scalar_t>();
-        parallel_for(B * C, [&](int64_t i0, int64_t i1) {
-          for (int64_t i = i0; i < i1; ++i) {
-            const int64_t b = i / C, c = i % C;
-            const auto u = static_cast<size_t>(c);
-            gx[i] += static_cast<scalar_t>(w[c] * rstd[c] / double(B) *
-                                           (double(B) * g[i] - sum_g[u] - xhat(b, c) * sum_gx[u]));
-          }
-        });
-      }
-    });
+    if (bias.requires_grad()) {
+      scalar_t* gb = grad_buffer(bias).data<scalar_t>();
+      for (int64_t c = 0; c < C; ++c) gb[c] += static_cast<scalar_t>(sums[static_cast<size_t>(c)]);
+    }
+    if (weight.requires_grad()) {
+      scalar_t* gw = grad_buffer(weight).data<scalar_t>();
+      for (int64_t c = 0; c < C; ++c) gw[c] += static_cast<scalar_t>(sums[uC + static_cast<size_t>(c)]);
+    }
+    // Only dL/dx needs the sums over all N rows. (MTFN's BatchNorms act on input features, which
+    // need no gradient, so there this reduce never runs; whether x requires grad is the same on
+    // every process, so all skip it or all take part.)
+    if (x.requires_grad()) {
+      if (cache.reduce) cache.reduce(sums, "BatchNorm backward sums");
+      scalar_t* gx = grad_buffer(x).data<scalar_t>();
+      const double n = double(cache.rows);
+      parallel_for(B * C, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t b = i / C, c = i % C;
+          const auto u = static_cast<size_t>(c);
+          gx[i] += static_cast<scalar_t>(w[c] * rstd[c] / n * (n * g[i] - sums[u] - xhat(b, c) * sums[uC + u]));
+        }
+      });
+    }
   });
+}
+
+Tensor batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor* batch_mean,
+                        Tensor* batch_var, const ColumnSumReducer& reduce, int64_t* rows) {
+  BatchNormTrainCache cache;
+  Tensor var;  // (C) float64
+  Tensor y = batch_norm_train_forward(x, weight, bias, eps, reduce, cache, var);
+  if (batch_mean) *batch_mean = cache.mean.to(x.dtype());
+  if (batch_var) *batch_var = var.to(x.dtype());
+  if (rows) *rows = cache.rows;
+  return record(y, "batch_norm_train", {x, weight, bias},
+                [=](const Tensor& gy) { batch_norm_train_backward(gy, cache, x, weight, bias); });
 }
 
 // ---- eval mode: the statistics are constants, so y is affine in x.
@@ -129,18 +174,8 @@ Tensor batch_norm_eval(const Tensor& x, const Tensor& weight, const Tensor& bias
   for (int64_t c = 0; c < C; ++c) rstd_t.data<double>()[c] = 1.0 / std::sqrt(rstd_t.data<double>()[c] + eps);
   Tensor y = Tensor::empty({B, C}, x.dtype());  // (B,C)
   MTFN_DISPATCH(x.dtype(), {
-    const scalar_t* px = x.data<scalar_t>();
-    const scalar_t* w = weight.data<scalar_t>();
-    const scalar_t* bb = bias.data<scalar_t>();
-    const double* mean = mean_t.data<double>();
-    const double* rstd = rstd_t.data<double>();
-    scalar_t* py = y.data<scalar_t>();
-    parallel_for(B * C, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t c = i % C;
-        py[i] = static_cast<scalar_t>((px[i] - mean[c]) * rstd[c] * w[c] + bb[c]);
-      }
-    });
+    normalize_affine(B, C, x.data<scalar_t>(), mean_t.data<double>(), rstd_t.data<double>(),
+                     weight.data<scalar_t>(), bias.data<scalar_t>(), y.data<scalar_t>());
   });
   const Tensor sx = x.detach(), sw = weight.detach();
   return record(y, "batch_norm_eval", {x, weight, bias}, [=](const Tensor& gy) {
@@ -189,7 +224,7 @@ Tensor BatchNorm1d::forward(const Tensor& x) {
   Tensor mean, var;
   int64_t B = x.size(0);  // rows the statistics cover (all processes' with a train_op)
   Tensor y = train_op ? train_op(x, weight, bias, eps, &mean, &var, &B)
-                      : batch_norm_train(x, weight, bias, eps, &mean, &var);
+                      : batch_norm_train(x, weight, bias, eps, &mean, &var, {}, &B);
   // running = momentum * batch statistic + (1 - momentum) * running; running_var takes the
   // unbiased variance var * B / (B - 1), as PyTorch.
   const double unbias = double(B) / double(B - 1);

@@ -151,9 +151,9 @@ void check_inputs(const Tensor& a, const Tensor& v, const Tensor& t, double p, c
 }  // namespace
 
 // ---- forward: y (B,N) = bias + sum_i y_i,  y_i = sum over i's blocks of zd_block W_block^T
-// ---- backward: see the top of the file; dL/db = column sums of g
-Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, double p, const DropoutKey& key,
-                             const Tensor& weight, const Tensor& bias) {
+Tensor fusion_dropout_linear_forward(const Tensor& a, const Tensor& v, const Tensor& t, double p,
+                                     const DropoutKey& key, const Tensor& weight, const Tensor& bias,
+                                     FusionDropoutLinearCache& cache) {
   check_inputs(a, v, t, p, weight, bias);
   const int64_t B = a.size(0), N = weight.size(0);
   Tensor y = Tensor::empty({B, N}, a.dtype());
@@ -186,86 +186,101 @@ Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, 
     }
   });
 
-  // Backward needs a, v, t (to rebuild z), W and the key; nothing of size F is kept.
-  const Tensor sa = a.detach(), sv = v.detach(), st = t.detach(), sw = weight.detach();
+  cache = FusionDropoutLinearCache{a.detach(), v.detach(), t.detach(), weight.detach(), p, key};
+  return y;
+}
+
+// ---- backward, per column block (the derivation is at the top of the file):
+//   dL/dW[:, c] += g^T zd[:, c]
+//   dL/dz[:, c]  = (g W[:, c]) * m  ->  dL/da1_i += s_ij v1_j,  dL/dv1_j += s_ij a1_i,
+//                                      dL/dt1_k += a1_i sum_j v1_j dL/dz_ijk    (s_ij = sum_k dL/dz_ijk t1_k)
+//   dL/db        = column sums of g
+void fusion_dropout_linear_backward(const Tensor& gy, const FusionDropoutLinearCache& cache, const Tensor& a,
+                                    const Tensor& v, const Tensor& t, const Tensor& weight, const Tensor& bias) {
+  const int64_t B = cache.a.size(0), N = cache.weight.size(0);
+  MTFN_DISPATCH(gy.dtype(), {
+    using S = scalar_t;
+    const Fusion<S> f(cache.a, cache.v, cache.t, cache.p, cache.key);
+    const int64_t A1 = f.A1, V1 = f.V1, T1 = f.T1, F = f.F;
+    const S* g = gy.data<S>();  // (B,N)
+    const S* W = cache.weight.data<S>();
+    const bool want_z = a.requires_grad() || v.requires_grad() || t.requires_grad();
+    // (N,F): the column blocks below cover it once each, so a zero gradient (new, or after
+    // zero_grad) is written (beta = 0) without being filled first, any other is added into.
+    bool gW_zero = false;
+    S* gW = weight.requires_grad() ? grad_buffer_unfilled(weight, gW_zero).data<S>() : nullptr;
+    const S gW_beta = gW_zero ? 0 : 1;
+    // Per audio index: da (B) in double, sv (B,V1), wt (B,T1) in S (see backward_block).
+    std::vector<double> da(static_cast<size_t>(A1 * B), 0.0);
+    std::vector<S> svs(want_z ? static_cast<size_t>(A1 * B * V1) : 0, S(0));
+    std::vector<S> wts(want_z ? static_cast<size_t>(A1 * B * T1) : 0, S(0));
+    struct Scratch {
+      std::vector<S> zd, gzd;  // (B, w) each
+    };
+    const size_t block = static_cast<size_t>(B * kVideoBlock * T1);
+    tbb::enumerable_thread_specific<Scratch> scratch(Scratch{std::vector<S>(block), std::vector<S>(block)});
+    {
+      SerialBlas serial;
+      tbb::parallel_for(int64_t{0}, A1, [&](int64_t i) {
+        Scratch& s = scratch.local();
+        for (int64_t j0 = 0; j0 < V1; j0 += kVideoBlock) {
+          const int64_t j1 = std::min(V1, j0 + kVideoBlock), w = (j1 - j0) * T1, col0 = (i * V1 + j0) * T1;
+          if (want_z) {
+            // dL/dzd (B,w) = g (B,N) W[:, cols] (N,w)
+            gemm<S>(false, false, B, w, N, 1, g, N, W + col0, F, 0, s.gzd.data(), w);
+            backward_block(f, i, j0, j1, s.gzd.data(), s.zd.data(), da.data() + i * B, svs.data() + i * B * V1,
+                           wts.data() + i * B * T1);
+          } else {
+            build_block(f, i, j0, j1, s.zd.data());
+          }
+          // dL/dW[:, cols] (N,w) += g^T (N,B) zd (B,w)   (= when gW_zero)
+          if (gW) gemm<S>(true, false, N, w, B, 1, g, N, s.zd.data(), w, gW_beta, gW + col0, F);
+        }
+      });
+    }
+    // Audio-index partials into the inputs' gradients, in index order; the constants' entries dropped.
+    if (a.requires_grad()) {
+      S* ga = grad_buffer(a).data<S>();
+      for (int64_t b = 0; b < f.B; ++b)
+        for (int64_t i = 1; i < A1; ++i) ga[b * (A1 - 1) + i - 1] += static_cast<S>(da[static_cast<size_t>(i * f.B + b)]);
+    }
+    if (v.requires_grad()) {  // dL/dv1_j = sum_i a1_i s_ij
+      S* gv = grad_buffer(v).data<S>();
+      for (int64_t b = 0; b < f.B; ++b)
+        for (int64_t j = 1; j < V1; ++j) {
+          double acc = 0;
+          for (int64_t i = 0; i < A1; ++i) acc += static_cast<double>(f.a(b, i)) * svs[static_cast<size_t>((i * f.B + b) * V1 + j)];
+          gv[b * (V1 - 1) + j - 1] += static_cast<S>(acc);
+        }
+    }
+    if (t.requires_grad()) {  // dL/dt1_k = sum_i a1_i wt_ik
+      S* gt = grad_buffer(t).data<S>();
+      for (int64_t b = 0; b < f.B; ++b)
+        for (int64_t k = 1; k < T1; ++k) {
+          double acc = 0;
+          for (int64_t i = 0; i < A1; ++i) acc += static_cast<double>(f.a(b, i)) * wts[static_cast<size_t>((i * f.B + b) * T1 + k)];
+          gt[b * (T1 - 1) + k - 1] += static_cast<S>(acc);
+        }
+    }
+    if (bias.defined() && bias.requires_grad()) {  // dL/db (N) += column sums of g, rows in order
+      S* gb = grad_buffer(bias).data<S>();
+      for (int64_t n = 0; n < N; ++n) {
+        double acc = 0;
+        for (int64_t b = 0; b < f.B; ++b) acc += g[b * N + n];
+        gb[n] += static_cast<S>(acc);
+      }
+    }
+  });
+}
+
+Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, double p, const DropoutKey& key,
+                             const Tensor& weight, const Tensor& bias) {
+  FusionDropoutLinearCache cache;
+  Tensor y = fusion_dropout_linear_forward(a, v, t, p, key, weight, bias, cache);  // (B,N)
   std::vector<Tensor> inputs{a, v, t, weight};
   if (bias.defined()) inputs.push_back(bias);
-  return record(y, "fusion_dropout_linear", inputs, [=](const Tensor& gy) {
-    MTFN_DISPATCH(gy.dtype(), {
-      using S = scalar_t;
-      const Fusion<S> f(sa, sv, st, p, key);
-      const int64_t A1 = f.A1, V1 = f.V1, T1 = f.T1, F = f.F;
-      const S* g = gy.data<S>();  // (B,N)
-      const S* W = sw.data<S>();
-      const bool want_z = a.requires_grad() || v.requires_grad() || t.requires_grad();
-      // (N,F): the column blocks below cover it once each, so a zero gradient (new, or after
-      // zero_grad) is written (beta = 0) without being filled first, any other is added into.
-      bool gW_zero = false;
-      S* gW = weight.requires_grad() ? grad_buffer_unfilled(weight, gW_zero).data<S>() : nullptr;
-      const S gW_beta = gW_zero ? 0 : 1;
-      // Per audio index: da (B) in double, sv (B,V1), wt (B,T1) in S (see backward_block).
-      std::vector<double> da(static_cast<size_t>(A1 * B), 0.0);
-      std::vector<S> svs(want_z ? static_cast<size_t>(A1 * B * V1) : 0, S(0));
-      std::vector<S> wts(want_z ? static_cast<size_t>(A1 * B * T1) : 0, S(0));
-      struct Scratch {
-        std::vector<S> zd, gzd;  // (B, w) each
-      };
-      const size_t block = static_cast<size_t>(B * kVideoBlock * T1);
-      tbb::enumerable_thread_specific<Scratch> scratch(Scratch{std::vector<S>(block), std::vector<S>(block)});
-      {
-        SerialBlas serial;
-        tbb::parallel_for(int64_t{0}, A1, [&](int64_t i) {
-          Scratch& s = scratch.local();
-          for (int64_t j0 = 0; j0 < V1; j0 += kVideoBlock) {
-            const int64_t j1 = std::min(V1, j0 + kVideoBlock), w = (j1 - j0) * T1, col0 = (i * V1 + j0) * T1;
-            if (want_z) {
-              // dL/dzd (B,w) = g (B,N) W[:, cols] (N,w)
-              gemm<S>(false, false, B, w, N, 1, g, N, W + col0, F, 0, s.gzd.data(), w);
-              backward_block(f, i, j0, j1, s.gzd.data(), s.zd.data(), da.data() + i * B, svs.data() + i * B * V1,
-                             wts.data() + i * B * T1);
-            } else {
-              build_block(f, i, j0, j1, s.zd.data());
-            }
-            // dL/dW[:, cols] (N,w) += g^T (N,B) zd (B,w)   (= when gW_zero)
-            if (gW) gemm<S>(true, false, N, w, B, 1, g, N, s.zd.data(), w, gW_beta, gW + col0, F);
-          }
-        });
-      }
-      // Audio-index partials into the inputs' gradients, in index order; the constants' entries dropped.
-      if (a.requires_grad()) {
-        S* ga = grad_buffer(a).data<S>();
-        for (int64_t b = 0; b < f.B; ++b)
-          for (int64_t i = 1; i < A1; ++i) ga[b * (A1 - 1) + i - 1] += static_cast<S>(da[static_cast<size_t>(i * f.B + b)]);
-      }
-      if (v.requires_grad()) {  // dL/dv1_j = sum_i a1_i s_ij
-        S* gv = grad_buffer(v).data<S>();
-        for (int64_t b = 0; b < f.B; ++b)
-          for (int64_t j = 1; j < V1; ++j) {
-            double acc = 0;
-            for (int64_t i = 0; i < A1; ++i) acc += static_cast<double>(f.a(b, i)) * svs[static_cast<size_t>((i * f.B + b) * V1 + j)];
-            gv[b * (V1 - 1) + j - 1] += static_cast<S>(acc);
-          }
-      }
-      if (t.requires_grad()) {  // dL/dt1_k = sum_i a1_i wt_ik
-        S* gt = grad_buffer(t).data<S>();
-        for (int64_t b = 0; b < f.B; ++b)
-          for (int64_t k = 1; k < T1; ++k) {
-            double acc = 0;
-            for (int64_t i = 0; i < A1; ++i) acc += static_cast<double>(f.a(b, i)) * wts[static_cast<size_t>((i * f.B + b) * T1 + k)];
-            gt[b * (T1 - 1) + k - 1] += static_cast<S>(acc);
-          }
-      }
-      if (bias.defined() && bias.requires_grad()) {  // dL/db (N) += column sums of g, rows in order
-        S* gb = grad_buffer(bias).data<S>();
-        const int64_t N = sw.size(0);
-        for (int64_t n = 0; n < N; ++n) {
-          double acc = 0;
-          for (int64_t b = 0; b < f.B; ++b) acc += g[b * N + n];
-          gb[n] += static_cast<S>(acc);
-        }
-      }
-    });
-  });
+  return record(y, "fusion_dropout_linear", inputs,
+                [=](const Tensor& gy) { fusion_dropout_linear_backward(gy, cache, a, v, t, weight, bias); });
 }
 
 Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, Dropout& drop, const Linear& layer) {

@@ -16,8 +16,28 @@ namespace mtfn::nn {
 // The dropout mask is dropout's (key, global row, column of z), bit for bit; p = 0 means no dropout.
 // Forward builds z in column blocks (one audio index, a few video indices) and multiplies each block
 // into y; backward rebuilds each block for dL/dW and turns dL/dz block by block into dL/da, dL/dv, dL/dt.
+// Recorded as one op: fusion_dropout_linear_forward, with fusion_dropout_linear_backward as its backward.
 Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, double p, const DropoutKey& key,
                              const Tensor& weight, const Tensor& bias);
+
+// What fusion_dropout_linear_backward needs from the forward pass, and why: nothing of size F. The
+// fusion vector z (B,F) and the mask are rebuilt block by block from the inputs and the key instead.
+struct FusionDropoutLinearCache {
+  Tensor a, v, t;     // (B,A), (B,V), (B,T) detached: to rebuild z (for dL/dW) and to form dL/da, dL/dv, dL/dt
+  Tensor weight;      // (N,F) detached: dL/dzd = dL/dy W
+  double p = 0;       // the dropout probability and
+  DropoutKey key;     // the mask's key: the same mask as forward's
+};
+
+// The forward pass on plain tensors (records nothing): y (B,N) as fusion_dropout_linear; fills cache.
+Tensor fusion_dropout_linear_forward(const Tensor& a, const Tensor& v, const Tensor& t, double p,
+                                     const DropoutKey& key, const Tensor& weight, const Tensor& bias,
+                                     FusionDropoutLinearCache& cache);
+
+// The backward pass: given gy = dL/dy (B,N), ADDS dL/da, dL/dv, dL/dt, dL/dweight, dL/dbias into the
+// gradients of the op's inputs a, v, t, weight, bias that require grad (bias may be undefined).
+void fusion_dropout_linear_backward(const Tensor& gy, const FusionDropoutLinearCache& cache, const Tensor& a,
+                                    const Tensor& v, const Tensor& t, const Tensor& weight, const Tensor& bias);
 
 // The same with the modules: layer.forward(drop.forward(tensor_fusion(a, v, t))), including the dropout's
 // step advancing in training mode (the identity in eval mode, as Dropout::forward).

@@ -103,7 +103,9 @@ void lstm_step_backward(int64_t b0, int64_t b1, int64_t t, int64_t T, int64_t H,
 
 }  // namespace
 
-Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+// ---- forward through time: per step t, a_t (B,G) = x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T, then the gates
+Tensor lstm_layer_forward(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                          const Tensor& b_hh, LstmLayerCache& cache) {
   const DType dt = x.dtype();
   for (const Tensor* p : {&w_ih, &w_hh, &b_ih, &b_hh})
     if (p->dtype() != dt) throw Error(fmt::format("lstm_layer: dtype mismatch {} vs {}", x.describe(), p->describe()));
@@ -117,8 +119,8 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
   const int64_t B = x.size(0), T = x.size(1), D = x.size(2), H = w_hh.size(1), G = 4 * H;
 
   Tensor hc = Tensor::empty({B, T + 1, H}, dt);  // (B,T+1,H) h_1..h_T, then c_T
-  Tensor gates = Tensor::empty({B, T, G}, dt);   // (B,T,G) i, f, g, o of every step: backward needs them
-  Tensor cs = Tensor::empty({B, T, H}, dt);      // (B,T,H) c_t of every step: backward needs c_{t-1} and c_t
+  Tensor gates = Tensor::empty({B, T, G}, dt);   // (B,T,G) i, f, g, o of every step (cached)
+  Tensor cs = Tensor::empty({B, T, H}, dt);      // (B,T,H) c_t of every step (cached)
   MTFN_DISPATCH(dt, {
     scalar_t* act = gates.data<scalar_t>();
     scalar_t* c = cs.data<scalar_t>();
@@ -141,53 +143,69 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
       for (int64_t j = 0; j < H; ++j) h[(b * (T + 1) + T) * H + j] = c[(b * T + T - 1) * H + j];
   });
 
-  // Backward also needs x (for dW_ih), both weights (for dx and the recurrence) and hc (h_{t-1} for dW_hh).
-  const Tensor sx = x.detach(), swi = w_ih.detach(), swh = w_hh.detach(), shc = hc.detach();
-  return record(hc, "lstm_layer", {x, w_ih, w_hh, b_ih, b_hh},
-                [=](const Tensor& ghc) {
-    MTFN_DISPATCH(ghc.dtype(), {
-      const scalar_t* gh = ghc.data<scalar_t>();
-      const scalar_t* act = gates.data<scalar_t>();
-      const scalar_t* c = cs.data<scalar_t>();
-      const scalar_t* h = shc.data<scalar_t>();
-      Tensor dga_t = Tensor::empty({B, T, G}, ghc.dtype());  // (B,T,G) dL/da at every step
-      Tensor dh_t = Tensor::zeros({B, H}, ghc.dtype());      // (B,H) dL/dh_t through step t+1 (none after T)
-      Tensor dc_t = Tensor::empty({B, H}, ghc.dtype());      // (B,H) dL/dc_t, starting from c_T's own gradient
-      scalar_t* dga = dga_t.data<scalar_t>();
-      scalar_t* dh = dh_t.data<scalar_t>();
-      scalar_t* dc = dc_t.data<scalar_t>();
+  cache = LstmLayerCache{x.detach(), w_ih.detach(), w_hh.detach(), gates, cs, hc.detach()};
+  return hc;
+}
+
+// ---- backward through time (docs/lstm.md), from t = T-1 down to 0, a_t the step's pre-activations (B,G):
+//   dL/dc_T   starts as hc[:, T]'s own gradient;  dL/dh_t = ghc[:, t] + dL/da_{t+1} W_hh
+//   dL/da_t   element by element in lstm_row_backward (each gate's derivative is written there)
+//   dL/dx     (B,T,D) += dL/da W_ih
+//   dL/dW_ih  (G,D)   += sum_{b,t} dL/da_t^T x_t
+//   dL/dW_hh  (G,H)   += sum_{b, t>=1} dL/da_t^T h_{t-1}        (h_0 = 0 adds nothing)
+//   dL/db_ih = dL/db_hh (G) += sum_{b,t} dL/da_t
+void lstm_layer_backward(const Tensor& ghc, const LstmLayerCache& cache, const Tensor& x, const Tensor& w_ih,
+                         const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+  const int64_t B = cache.x.size(0), T = cache.x.size(1), D = cache.x.size(2), H = cache.w_hh.size(1), G = 4 * H;
+  MTFN_DISPATCH(ghc.dtype(), {
+    const scalar_t* gh = ghc.data<scalar_t>();
+    const scalar_t* act = cache.gates.data<scalar_t>();
+    const scalar_t* c = cache.cs.data<scalar_t>();
+    const scalar_t* h = cache.hc.data<scalar_t>();
+    Tensor dga_t = Tensor::empty({B, T, G}, ghc.dtype());  // (B,T,G) dL/da at every step
+    Tensor dh_t = Tensor::zeros({B, H}, ghc.dtype());      // (B,H) dL/dh_t through step t+1 (none after T)
+    Tensor dc_t = Tensor::empty({B, H}, ghc.dtype());      // (B,H) dL/dc_t, starting from c_T's own gradient
+    scalar_t* dga = dga_t.data<scalar_t>();
+    scalar_t* dh = dh_t.data<scalar_t>();
+    scalar_t* dc = dc_t.data<scalar_t>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < H; ++j) dc[b * H + j] = gh[(b * (T + 1) + T) * H + j];
+    for (int64_t t = T - 1; t >= 0; --t) {
+      parallel_for(B, [&](int64_t b0, int64_t b1) { lstm_step_backward(b0, b1, t, T, H, act, c, gh, dh, dc, dga); },
+                   rows_per_chunk(H));
+      // dL/dh_{t-1} (B,H) = dL/da_t (B,G) W_hh (G,H)
+      if (t > 0)
+        gemm<scalar_t>(false, false, B, H, G, 1, dga + t * G, T * G, cache.w_hh.data<scalar_t>(), H, 0, dh, H);
+    }
+    if (x.requires_grad())  // dx (BT,D) += dL/da (BT,G) W_ih (G,D)
+      gemm<scalar_t>(false, false, B * T, D, G, 1, dga, G, cache.w_ih.data<scalar_t>(), D, 1,
+                     grad_buffer(x).data<scalar_t>(), D);
+    if (w_ih.requires_grad())  // dW_ih (G,D) += dL/da^T (G,BT) x (BT,D)
+      gemm<scalar_t>(true, false, G, D, B * T, 1, dga, G, cache.x.data<scalar_t>(), D, 1,
+                     grad_buffer(w_ih).data<scalar_t>(), D);
+    if (w_hh.requires_grad() && T > 1) {  // dW_hh (G,H) += sum_{t>=1} dL/da_t^T h_{t-1}, per batch row
+      scalar_t* gw = grad_buffer(w_hh).data<scalar_t>();
       for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < H; ++j) dc[b * H + j] = gh[(b * (T + 1) + T) * H + j];
-      for (int64_t t = T - 1; t >= 0; --t) {
-        parallel_for(B, [&](int64_t b0, int64_t b1) { lstm_step_backward(b0, b1, t, T, H, act, c, gh, dh, dc, dga); },
-                     rows_per_chunk(H));
-        // dL/dh_{t-1} (B,H) = dL/da_t (B,G) W_hh (G,H)
-        if (t > 0)
-          gemm<scalar_t>(false, false, B, H, G, 1, dga + t * G, T * G, swh.data<scalar_t>(), H, 0, dh, H);
+        gemm<scalar_t>(true, false, G, H, T - 1, 1, dga + (b * T + 1) * G, G, h + b * (T + 1) * H, H, 1, gw, H);
+    }
+    if (b_ih.requires_grad() || b_hh.requires_grad()) {  // db_ih = db_hh = column sums of dL/da
+      std::vector<double> db(static_cast<size_t>(G), 0.0);
+      for (int64_t r = 0; r < B * T; ++r)
+        for (int64_t k = 0; k < G; ++k) db[static_cast<size_t>(k)] += dga[r * G + k];
+      for (const Tensor* bias : {&b_ih, &b_hh}) {
+        if (!bias->requires_grad()) continue;
+        scalar_t* gb = grad_buffer(*bias).data<scalar_t>();
+        for (int64_t k = 0; k < G; ++k) gb[k] += static_cast<scalar_t>(db[static_cast<size_t>(k)]);
       }
-      if (x.requires_grad())  // dx (BT,D) += dL/da (BT,G) W_ih (G,D)
-        gemm<scalar_t>(false, false, B * T, D, G, 1, dga, G, swi.data<scalar_t>(), D, 1,
-                       grad_buffer(x).data<scalar_t>(), D);
-      if (w_ih.requires_grad())  // dW_ih (G,D) += dL/da^T (G,BT) x (BT,D)
-        gemm<scalar_t>(true, false, G, D, B * T, 1, dga, G, sx.data<scalar_t>(), D, 1,
-                       grad_buffer(w_ih).data<scalar_t>(), D);
-      if (w_hh.requires_grad() && T > 1) {  // dW_hh (G,H) += sum_{t>=1} dL/da_t^T h_{t-1}, per batch row
-        scalar_t* gw = grad_buffer(w_hh).data<scalar_t>();
-        for (int64_t b = 0; b < B; ++b)
-          gemm<scalar_t>(true, false, G, H, T - 1, 1, dga + (b * T + 1) * G, G, h + b * (T + 1) * H, H, 1, gw, H);
-      }
-      if (b_ih.requires_grad() || b_hh.requires_grad()) {  // db_ih = db_hh = column sums of dL/da
-        std::vector<double> db(static_cast<size_t>(G), 0.0);
-        for (int64_t r = 0; r < B * T; ++r)
-          for (int64_t k = 0; k < G; ++k) db[static_cast<size_t>(k)] += dga[r * G + k];
-        for (const Tensor* bias : {&b_ih, &b_hh}) {
-          if (!bias->requires_grad()) continue;
-          scalar_t* gb = grad_buffer(*bias).data<scalar_t>();
-          for (int64_t k = 0; k < G; ++k) gb[k] += static_cast<scalar_t>(db[static_cast<size_t>(k)]);
-        }
-      }
-    });
+    }
   });
+}
+
+Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+  LstmLayerCache cache;
+  Tensor hc = lstm_layer_forward(x, w_ih, w_hh, b_ih, b_hh, cache);  // (B,T+1,H)
+  return record(hc, "lstm_layer", {x, w_ih, w_hh, b_ih, b_hh},
+                [=](const Tensor& ghc) { lstm_layer_backward(ghc, cache, x, w_ih, w_hh, b_ih, b_hh); });
 }
 
 template <class S>

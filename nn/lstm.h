@@ -16,7 +16,27 @@ namespace mtfn::nn {
 //   x (B,T,D), w_ih (G,D), w_hh (G,H), b_ih (G), b_hh (G) -> hc (B, T+1, H)
 // where hc[:, t] = h_{t+1} for t < T (every step's hidden state) and hc[:, T] = c_T (the
 // final cell state): one output tensor, because a node has one output; LSTM::forward slices it.
+// lstm_layer_forward then lstm_layer_backward as the node's backward.
 Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh);
+
+// What lstm_layer_backward needs from the forward pass, and why.
+struct LstmLayerCache {
+  Tensor x;      // (B,T,D) the input, detached: dL/dW_ih = dL/da^T x
+  Tensor w_ih;   // (G,D) detached: dL/dx = dL/da W_ih
+  Tensor w_hh;   // (G,H) detached: the recurrence dL/dh_{t-1} = dL/da_t W_hh
+  Tensor gates;  // (B,T,G) i, f, g, o of every step (after their sigmoid / tanh): every dL/da_t needs them
+  Tensor cs;     // (B,T,H) c_t of every step: dL/da_t needs c_t (for tanh c_t) and c_{t-1} (for dL/da_f)
+  Tensor hc;     // (B,T+1,H) the output, detached: its h_{t-1} give dL/dW_hh = sum_t dL/da_t^T h_{t-1}
+};
+
+// The forward pass on plain tensors (records nothing): returns hc (B,T+1,H) as lstm_layer, fills cache.
+Tensor lstm_layer_forward(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                          const Tensor& b_hh, LstmLayerCache& cache);
+
+// The backward pass through time: given ghc = dL/dhc (B,T+1,H), ADDS dL/dx, dL/dw_ih, dL/dw_hh, dL/db_ih,
+// dL/db_hh into the gradients of the op's inputs x, w_ih, w_hh, b_ih, b_hh that require grad.
+void lstm_layer_backward(const Tensor& ghc, const LstmLayerCache& cache, const Tensor& x, const Tensor& w_ih,
+                         const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh);
 
 // The plain loops lstm_layer's forward is tested against (no BLAS, no graph). Same layout.
 template <class S>
