@@ -43,17 +43,22 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs,
               std::function<void(const Tensor& grad_output)> backward);
 
-// x.grad += g (g has x's shape and dtype). Does nothing if x does not require grad.
+// The three functions below are what ops call; each is one call into x's gradient slot
+// (core/grad_slot.h, which describes the states: shared, owned, pending zero).
+
+// x.grad += g (g has x's shape and dtype, checked). Does nothing if x does not require grad.
+// GradSlot::accumulate: the first gradient is kept without a copy.
 void accumulate_grad(const Tensor& x, const Tensor& g);
 
 // x's gradient buffer, allocated and zeroed on first use, for ops that add into it
-// in place (e.g. a GEMM with beta = 1). Call only if x.requires_grad().
+// in place (e.g. a GEMM with beta = 1). Call only if x.requires_grad(). GradSlot::buffer_to_add_into.
 Tensor grad_buffer(const Tensor& x);
 
 // x's gradient buffer for an op whose backward writes every element of it: is_zero says whether its
 // values are 0 (new, or zeroed by zero_grad, which leaves the fill pending), and then the buffer
 // comes unfilled and the op must write it (a GEMM with beta = 0); otherwise it is grad_buffer(x)
 // and the op adds (beta = 1). Backward still adds into gradients: this only skips adding to zeros.
+// GradSlot::buffer_to_overwrite.
 Tensor grad_buffer_unfilled(const Tensor& x, bool& is_zero);
 
 // Called during a backward pass for each leaf that requires grad, as soon as its gradient

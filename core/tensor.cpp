@@ -203,27 +203,18 @@ Tensor& Tensor::set_requires_grad(bool on) {
   impl_->requires_grad = on;
   return *this;
 }
-Tensor Tensor::grad() const {
-  if (!impl_) return Tensor();
-  if (impl_->grad_pending_zero) {
-    impl_->grad.fill(0.0);
-    impl_->grad_pending_zero = false;
-  }
-  return impl_->grad;
-}
+Tensor Tensor::grad() const { return impl_ ? impl_->grad.get() : Tensor(); }
 void Tensor::set_grad(Tensor g) {
   if (g.defined() && (g.shape() != shape() || g.dtype() != dtype()))
     throw Error(fmt::format("set_grad: gradient {} for tensor {}", g.describe(), describe()));
-  impl_->grad = std::move(g);
-  impl_->grad_shared = false;
-  impl_->grad_pending_zero = false;
+  impl_->grad.set(std::move(g));
 }
 void Tensor::zero_grad() {
-  if (impl_) {
-    impl_->grad = Tensor();
-    impl_->grad_shared = false;
-    impl_->grad_pending_zero = false;
-  }
+  if (impl_) impl_->grad.drop();
+}
+GradSlot& Tensor::grad_slot() const {
+  shape();  // throws on an undefined tensor
+  return impl_->grad;
 }
 const std::shared_ptr<Node>& Tensor::grad_fn() const {
   shape();
