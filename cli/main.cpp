@@ -1,40 +1,12 @@
 // The `mtfn` program: one binary, one subcommand per job (spec/cli.md).
 // Each subcommand registers itself from its own file; this file only lists them.
 // Exit status: 0 done, 1 a failure during work, 2 bad arguments or bad input files.
-#include <cblas.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
-
 #include <CLI/CLI.hpp>
 
 #include "cli/data_commands.h"
 #include "cli/commands.h"
 
-namespace {
-
-// OpenBLAS picks its kernels when it loads, from the CPU model. A model it does not know (this
-// machine's Xeon, in Debian's OpenBLAS 0.3.21) gets the generic "Prescott" SSE3 kernels: GEMMs
-// 3-4x slower. If so, and the CPU has AVX-512 or AVX2, name the kernels in OPENBLAS_CORETYPE and
-// start the program again (once: the variable is then set). OPENBLAS_CORETYPE set by the user wins.
-void use_fast_openblas_kernels(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE")) return;
-  const char* core = openblas_get_corename();
-  if (!core || strcasecmp(core, "prescott") != 0) return;
-  __builtin_cpu_init();
-  const char* want = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? "SkylakeX"
-                     : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
-                                                                                    : nullptr;
-  if (!want) return;
-  setenv("OPENBLAS_CORETYPE", want, 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow kernels
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  use_fast_openblas_kernels(argv);
   CLI::App app{"mtfn: train, evaluate and study MTFN (multi-task tensor fusion network) on CPUs"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Print the help of every subcommand");

@@ -8,9 +8,19 @@
 #include <fmt/format.h>
 
 #include "core/autograd.h"
+#include "core/blas_kernels.h"
 #include "core/parallel.h"
 
 namespace mtfn {
+
+namespace {
+// Before main, in every program that uses a Tensor: from a static library the linker takes an object
+// file only when something references it, and every such program references this file. glibc passes
+// a constructor the program's own argc, argv and envp, which the re-exec reuses.
+__attribute__((constructor)) void choose_openblas_kernels(int /*argc*/, char** argv, char** /*envp*/) {
+  use_fast_openblas_kernels(argv);
+}
+}  // namespace
 
 std::size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 8; }
 const char* dtype_name(DType d) { return d == DType::F32 ? "float32" : "float64"; }
