@@ -10,7 +10,7 @@
 namespace mtfn {
 
 namespace {
-thread_local bool g_grad_enabled = true;
+thread_local bool g_grad_enabled = true;  // per thread: oneTBB workers do not inherit it (autograd.h)
 }
 
 bool grad_enabled() { return g_grad_enabled; }

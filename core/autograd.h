@@ -20,9 +20,16 @@ struct Node {
 };
 
 // Is the graph being recorded? (false inside a NoGradGuard)
+// The flag is THREAD-LOCAL and starts true on every thread; oneTBB worker threads do not inherit
+// the flag of the thread that started a parallel loop. An op called inside a parallel_for body
+// therefore records (or not) according to whichever thread runs that iteration: under a NoGradGuard
+// (evaluation, and every backward pass, which runs under one) the workers would still record nodes,
+// unsynchronised and keeping inputs alive. Ops work on raw data inside parallel loops and call
+// record() once, outside the loop, on the calling thread; if a loop body must call recording ops,
+// read grad_enabled() before the loop and open a NoGradGuard inside the body when it was false.
 bool grad_enabled();
 
-// RAII scope in which ops record nothing (evaluation, optimiser updates).
+// RAII scope in which ops record nothing (evaluation, optimiser updates). Its thread only (above).
 class NoGradGuard {
  public:
   NoGradGuard();
