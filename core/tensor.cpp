@@ -16,9 +16,12 @@ namespace mtfn {
 namespace {
 // Before main, in every program that uses a Tensor: from a static library the linker takes an object
 // file only when something references it, and every such program references this file. glibc passes
-// a constructor the program's own argc, argv and envp, which the re-exec reuses.
+// a constructor the program's own argc, argv and envp, which the re-exec reuses (other C libraries
+// pass nothing: there the choice is left to the user's OPENBLAS_CORETYPE).
 __attribute__((constructor)) void choose_openblas_kernels(int /*argc*/, char** argv, char** /*envp*/) {
+#ifdef __GLIBC__
   use_fast_openblas_kernels(argv);
+#endif
 }
 }  // namespace
 
