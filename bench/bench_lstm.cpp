@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   nn::uniform_(x, -1, 1, gen);
   std::vector<double> fwd, bwd;
   for (int r = 0; r <= reps; ++r) {
-    for (const Tensor& p : lstm.parameters()) p.impl()->grad = Tensor();
+    for (const Tensor& p : lstm.parameters()) p.grad_slot().drop();
     const auto t0 = Clock::now();
     Tensor hc = nn::lstm_layer(x, lstm.weight_ih[0], lstm.weight_hh[0], lstm.bias_ih[0], lstm.bias_hh[0]);  // (B,T+1,H)
     const auto t1 = Clock::now();

@@ -7,12 +7,10 @@
 
 #include <fmt/format.h>
 
-#include "core/ops/elementwise.h"
-
 namespace mtfn {
 
 namespace {
-thread_local bool g_grad_enabled = true;
+thread_local bool g_grad_enabled = true;  // per thread: oneTBB workers do not inherit it (autograd.h)
 }
 
 bool grad_enabled() { return g_grad_enabled; }
@@ -53,48 +51,13 @@ static void check_grad_matches(const Tensor& x, const Tensor& g) {
 void accumulate_grad(const Tensor& x, const Tensor& g) {
   if (!x.requires_grad()) return;
   check_grad_matches(x, g);
-  TensorImpl* impl = x.impl();
-  if (impl->grad_pending_zero) {  // zero_grad's fill, done now
-    impl->grad.fill(0.0);
-    impl->grad_pending_zero = false;
-  }
-  if (!impl->grad.defined()) {
-    // Take g as it is, without a copy; it may alias another gradient, so remember
-    // to copy before the first in-place addition.
-    impl->grad = g;
-    impl->grad_shared = true;
-    return;
-  }
-  if (impl->grad_shared) {
-    impl->grad = impl->grad.clone();
-    impl->grad_shared = false;
-  }
-  add_into(impl->grad, g);
+  x.impl()->grad.accumulate(g);
 }
 
-Tensor grad_buffer(const Tensor& x) {
-  TensorImpl* impl = x.impl();
-  if (impl->grad_pending_zero) {  // zero_grad's fill, done now
-    impl->grad.fill(0.0);
-    impl->grad_pending_zero = false;
-  }
-  if (!impl->grad.defined()) {
-    impl->grad = Tensor::zeros(x.shape(), x.dtype());
-  } else if (impl->grad_shared) {
-    impl->grad = impl->grad.clone();
-  }
-  impl->grad_shared = false;
-  return impl->grad;
-}
+Tensor grad_buffer(const Tensor& x) { return x.impl()->grad.buffer_to_add_into(x.shape(), x.dtype()); }
 
 Tensor grad_buffer_unfilled(const Tensor& x, bool& is_zero) {
-  TensorImpl* impl = x.impl();
-  is_zero = !impl->grad.defined() || impl->grad_pending_zero;
-  if (!is_zero) return grad_buffer(x);
-  if (!impl->grad.defined()) impl->grad = Tensor::empty(x.shape(), x.dtype());
-  impl->grad_shared = false;
-  impl->grad_pending_zero = false;  // the caller writes every element
-  return impl->grad;
+  return x.impl()->grad.buffer_to_overwrite(x.shape(), x.dtype(), is_zero);
 }
 
 void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph, const GradReadyHook& on_leaf_ready) {
@@ -145,13 +108,9 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   accumulate_grad(root, grad_output);
   if (on_leaf_ready && !root.grad_fn()) on_leaf_ready(root);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    TensorImpl* impl = it->impl();
-    Tensor g = it->grad();
     // A non-leaf's gradient is consumed here and not kept (as in PyTorch).
-    impl->grad = Tensor();
-    impl->grad_shared = false;
-    impl->grad_pending_zero = false;
-    Node& node = *impl->grad_fn;
+    const Tensor g = it->impl()->grad.take();
+    Node& node = *it->grad_fn();
     if (g.defined()) node.backward(g);
     if (on_leaf_ready) {
       for (const Tensor& in : node.inputs) {

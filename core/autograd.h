@@ -20,9 +20,16 @@ struct Node {
 };
 
 // Is the graph being recorded? (false inside a NoGradGuard)
+// The flag is THREAD-LOCAL and starts true on every thread; oneTBB worker threads do not inherit
+// the flag of the thread that started a parallel loop. An op called inside a parallel_for body
+// therefore records (or not) according to whichever thread runs that iteration: under a NoGradGuard
+// (evaluation, and every backward pass, which runs under one) the workers would still record nodes,
+// unsynchronised and keeping inputs alive. Ops work on raw data inside parallel loops and call
+// record() once, outside the loop, on the calling thread; if a loop body must call recording ops,
+// read grad_enabled() before the loop and open a NoGradGuard inside the body when it was false.
 bool grad_enabled();
 
-// RAII scope in which ops record nothing (evaluation, optimiser updates).
+// RAII scope in which ops record nothing (evaluation, optimiser updates). Its thread only (above).
 class NoGradGuard {
  public:
   NoGradGuard();
@@ -43,17 +50,22 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs,
               std::function<void(const Tensor& grad_output)> backward);
 
-// x.grad += g (g has x's shape and dtype). Does nothing if x does not require grad.
+// The three functions below are what ops call; each is one call into x's gradient slot
+// (core/grad_slot.h, which describes the states: shared, owned, pending zero).
+
+// x.grad += g (g has x's shape and dtype, checked). Does nothing if x does not require grad.
+// GradSlot::accumulate: the first gradient is kept without a copy.
 void accumulate_grad(const Tensor& x, const Tensor& g);
 
 // x's gradient buffer, allocated and zeroed on first use, for ops that add into it
-// in place (e.g. a GEMM with beta = 1). Call only if x.requires_grad().
+// in place (e.g. a GEMM with beta = 1). Call only if x.requires_grad(). GradSlot::buffer_to_add_into.
 Tensor grad_buffer(const Tensor& x);
 
 // x's gradient buffer for an op whose backward writes every element of it: is_zero says whether its
 // values are 0 (new, or zeroed by zero_grad, which leaves the fill pending), and then the buffer
 // comes unfilled and the op must write it (a GEMM with beta = 0); otherwise it is grad_buffer(x)
 // and the op adds (beta = 1). Backward still adds into gradients: this only skips adding to zeros.
+// GradSlot::buffer_to_overwrite.
 Tensor grad_buffer_unfilled(const Tensor& x, bool& is_zero);
 
 // Called during a backward pass for each leaf that requires grad, as soon as its gradient

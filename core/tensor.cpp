@@ -8,9 +8,22 @@
 #include <fmt/format.h>
 
 #include "core/autograd.h"
+#include "core/blas_kernels.h"
 #include "core/parallel.h"
 
 namespace mtfn {
+
+namespace {
+// Before main, in every program that uses a Tensor: from a static library the linker takes an object
+// file only when something references it, and every such program references this file. glibc passes
+// a constructor the program's own argc, argv and envp, which the re-exec reuses (other C libraries
+// pass nothing: there the choice is left to the user's OPENBLAS_CORETYPE).
+__attribute__((constructor)) void choose_openblas_kernels(int /*argc*/, char** argv, char** /*envp*/) {
+#ifdef __GLIBC__
+  use_fast_openblas_kernels(argv);
+#endif
+}
+}  // namespace
 
 std::size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 8; }
 const char* dtype_name(DType d) { return d == DType::F32 ? "float32" : "float64"; }
@@ -203,27 +216,18 @@ Tensor& Tensor::set_requires_grad(bool on) {
   impl_->requires_grad = on;
   return *this;
 }
-Tensor Tensor::grad() const {
-  if (!impl_) return Tensor();
-  if (impl_->grad_pending_zero) {
-    impl_->grad.fill(0.0);
-    impl_->grad_pending_zero = false;
-  }
-  return impl_->grad;
-}
+Tensor Tensor::grad() const { return impl_ ? impl_->grad.get() : Tensor(); }
 void Tensor::set_grad(Tensor g) {
   if (g.defined() && (g.shape() != shape() || g.dtype() != dtype()))
     throw Error(fmt::format("set_grad: gradient {} for tensor {}", g.describe(), describe()));
-  impl_->grad = std::move(g);
-  impl_->grad_shared = false;
-  impl_->grad_pending_zero = false;
+  impl_->grad.set(std::move(g));
 }
 void Tensor::zero_grad() {
-  if (impl_) {
-    impl_->grad = Tensor();
-    impl_->grad_shared = false;
-    impl_->grad_pending_zero = false;
-  }
+  if (impl_) impl_->grad.drop();
+}
+GradSlot& Tensor::grad_slot() const {
+  shape();  // throws on an undefined tensor
+  return impl_->grad;
 }
 const std::shared_ptr<Node>& Tensor::grad_fn() const {
   shape();

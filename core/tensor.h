@@ -1,6 +1,6 @@
 // Tensor: a shape, a dtype (float32 or float64) and contiguous storage that views share,
-// plus the autograd bookkeeping (requires_grad, grad, the node that made it).
-// Not here: the ops (core/ops/*.h) and the graph walk (core/autograd.h).
+// plus the autograd bookkeeping (requires_grad, the gradient slot, the node that made it).
+// Not here: the ops (core/ops/*.h), the graph walk (core/autograd.h), the gradient's states (core/grad_slot.h).
 #pragma once
 
 #include <cstddef>
@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "core/grad_slot.h"
 
 namespace mtfn {
 
@@ -84,9 +86,13 @@ class Tensor {
   // --- autograd ---
   bool requires_grad() const;
   Tensor& set_requires_grad(bool on = true);  // leaves only
-  Tensor grad() const;                        // undefined until a backward reaches it; fills a pending zero
-  void set_grad(Tensor g);
+  // The gradient: undefined until a backward reaches it. Although const, it MUTATES the gradient
+  // slot: a gradient zeroed in place (nn::zero_grad) has its fill pending, and grad() does the fill
+  // (a full pass over the memory) before returning it. Do not call it from two threads at once.
+  Tensor grad() const;
+  void set_grad(Tensor g);                    // g (same shape and dtype, or undefined) as the gradient
   void zero_grad();                           // drops the gradient (explicit zeroing)
+  GradSlot& grad_slot() const;                // the gradient's owner, for what the three above do not say
   const std::shared_ptr<Node>& grad_fn() const;
   bool is_leaf() const;
   // Backward from a one-element tensor (dL/dself = 1).
@@ -109,12 +115,7 @@ struct TensorImpl : std::enable_shared_from_this<TensorImpl> {
   int64_t offset = 0;  // in elements
   // autograd
   bool requires_grad = false;
-  Tensor grad;
-  bool grad_shared = false;  // grad aliases another tensor's data: copy before adding into it
-  // zero_grad (in place) kept grad's memory but did not fill it: its values are 0 in meaning.
-  // grad() and grad_buffer fill it before anyone reads or adds; grad_buffer_unfilled hands it out
-  // unfilled to a backward that overwrites every element (saves a pass over a 558 MB gradient).
-  bool grad_pending_zero = false;
+  GradSlot grad;  // its state is private: use its API (grad_slot.h) or accumulate_grad / grad_buffer*
   std::shared_ptr<Node> grad_fn;
 };
 

@@ -252,18 +252,9 @@ void GradBuckets::replan_from_ready_order() {
 void GradBuckets::prepare_gradient(int param) {
   // The worker reduces in place: the gradient must exist, and own its memory (accumulate_grad
   // may have stored a tensor that aliases another gradient).
-  TensorImpl* impl = params_[static_cast<size_t>(param)].impl();
-  if (impl->grad_pending_zero) {  // zero_grad's fill, done now
-    impl->grad.fill(0.0);
-    impl->grad_pending_zero = false;
-  }
-  if (!impl->grad.defined()) {
-    impl->grad = Tensor::zeros(impl->shape, impl->dtype);
-    param_missing_[static_cast<size_t>(param)] = 1;
-  } else if (impl->grad_shared) {
-    impl->grad = impl->grad.clone();
-  }
-  impl->grad_shared = false;
+  const Tensor& p = params_[static_cast<size_t>(param)];
+  if (!p.grad_slot().defined()) param_missing_[static_cast<size_t>(param)] = 1;
+  grad_buffer(p);  // zeros if missing, a pending zero filled, an aliasing gradient copied
   param_ready_[static_cast<size_t>(param)] = 1;
   ready_order_.push_back(param);
   for (int b : buckets_of_param_[static_cast<size_t>(param)]) --pending_[static_cast<size_t>(b)];
@@ -311,13 +302,13 @@ void GradBuckets::finish_step() {
   // A parameter no rank gave a gradient to stays without one, as on one process (Adam skips it).
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!param_missing_[i]) continue;
-    TensorImpl* impl = params_[i].impl();
+    const Tensor grad = params_[i].grad();
     bool all_zero = true;
     MTFN_DISPATCH(dtype_, {
-      const scalar_t* g = impl->grad.data<scalar_t>();
-      for (int64_t j = 0; j < impl->grad.numel() && all_zero; ++j) all_zero = g[j] == scalar_t(0);
+      const scalar_t* g = grad.data<scalar_t>();
+      for (int64_t j = 0; j < grad.numel() && all_zero; ++j) all_zero = g[j] == scalar_t(0);
     });
-    if (all_zero) impl->grad = Tensor();
+    if (all_zero) params_[i].grad_slot().drop();
   }
   timing_.backward_s = backward_end - step_start_;
   timing_.wait_s = end - backward_end;

@@ -127,12 +127,11 @@ void Module::train(bool on) {
 }
 
 void zero_grad(const Tensor& param, bool set_to_none) {
-  if (!param.defined() || !param.impl()->grad.defined()) return;
-  Tensor p = param;
-  if (set_to_none || p.impl()->grad_shared)
-    p.zero_grad();
+  if (!param.defined()) return;
+  if (set_to_none)
+    param.grad_slot().drop();
   else
-    p.impl()->grad_pending_zero = true;  // the fill happens at the next read or add (see tensor.h)
+    param.grad_slot().zero_in_place();  // the fill happens at the next read or add (core/grad_slot.h)
 }
 
 void Module::zero_grad(bool set_to_none) {
@@ -149,9 +148,7 @@ void Module::to(DType dtype) {
     impl->storage = c.impl()->storage;
     impl->dtype = dtype;
     impl->offset = 0;
-    impl->grad = Tensor();
-    impl->grad_shared = false;
-    impl->grad_pending_zero = false;
+    t.zero_grad();  // a gradient of the old dtype
   };
   for (Entry& e : params_) convert(e.tensor);
   for (Entry& e : buffers_)

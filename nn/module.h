@@ -48,7 +48,7 @@ using StateDict = TensorDict;
 
 // One parameter's gradient zeroed in place, or dropped (set_to_none, or when the gradient
 // aliases another tensor, which an in-place fill would change too). In place, the buffer is kept
-// and the fill left pending (TensorImpl::grad_pending_zero): param.grad() and any op that adds
+// and the fill left pending (GradSlot::zero_in_place, core/grad_slot.h): param.grad() and any op that adds
 // into it fill it first, and an op that overwrites the whole gradient (the fused fusion head's
 // weight, beta = 0) skips the fill. A handle to the gradient taken before zero_grad does not
 // see zeros until grad() is called again.

@@ -21,6 +21,13 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 // While it lives, every OpenBLAS call runs on its calling thread alone (the thread count before is
 // restored after). For GEMMs issued from inside oneTBB loops, which already use every core: an OpenBLAS
 // thread team per TBB worker would put several busy threads on each core.
+// PROCESS-WIDE: openblas_set_num_threads is one global setting, not a per-thread one. While a
+// SerialBlas lives, every OpenBLAS call from ANY thread runs serial, not only the calls in its scope.
+// Two threads holding one each (not nested on one thread) race: the second saves the 1 the first set,
+// and when the first ends it restores the old count while the second is still inside its scope, whose
+// GEMMs then start thread teams again (oversubscription); and OpenBLAS does not promise that changing
+// the count is safe while another thread is inside a call. Open one around the whole parallel
+// loop, on the thread that starts it (as nn/fusion_linear.cpp does), never inside the loop body.
 class SerialBlas {
  public:
   SerialBlas();
