@@ -1,5 +1,5 @@
 // All-reduce time of MTFN's gradient (141 M float32 by default) between the ranks of an mpirun job,
-// the way dist/ does it: one in-place all-reduce, and ~25 MB buckets all started at once (as the
+// the way distributed/ does it: one in-place all-reduce, and ~25 MB buckets all started at once (as the
 // gradient buckets start them during the backward pass). Prints seconds (median of --reps), the
 // algorithm bandwidth (bytes / s) and the bus bandwidth (2 (n-1)/n bytes / s, comparable across n).
 //   mpirun --oversubscribe --allow-run-as-root -np 2 build/bench_allreduce [--floats N] [--reps R] [--bucket-mb M]

@@ -44,7 +44,7 @@ struct StepTiming {
 class GradBuckets {
  public:
   // `params`: the trainable parameters (those without requires_grad are left out), all of one
-  // dtype, identical on every rank (broadcast them first: dist/replicas.h). Buckets follow the
+  // dtype, identical on every rank (broadcast them first: distributed/replicas.h). Buckets follow the
   // reverse of `params`' order (PyTorch's DDP: gradients become ready roughly last-layer first)
   // for the first step; after it, the order in which gradients actually became ready.
   GradBuckets(ProcessGroup& group, std::vector<Tensor> params, int64_t bucket_bytes = int64_t{25} << 20);

@@ -83,7 +83,7 @@ struct PendingReduce::Impl {
 };
 struct ProcessGroup::Impl {
   MPI_Comm main = MPI_COMM_NULL;   // blocking collectives of the main thread
-  MPI_Comm grads = MPI_COMM_NULL;  // gradient buckets, from dist/buckets.h's thread
+  MPI_Comm grads = MPI_COMM_NULL;  // gradient buckets, from distributed/buckets.h's thread
 };
 #else
 struct PendingReduce::Impl {};

@@ -1,7 +1,7 @@
 // ProcessGroup: the N processes of a data-parallel job (MPI ranks), and the few collectives
 // training needs: sum all-reduce, broadcast, all-gather of a word, barrier. Every blocking wait
 // is watched: if another rank dies or hangs, this rank aborts the whole job with a clear message
-// instead of waiting forever. Not here: gradients (dist/buckets.h), BatchNorm (dist/sync_batch_norm.h).
+// instead of waiting forever. Not here: gradients (distributed/buckets.h), BatchNorm (distributed/sync_batch_norm.h).
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,7 @@ int launcher_world_size();
 // else 600 (a step of the full model takes about a second; an epoch's evaluation a few).
 double default_timeout_seconds();
 
-// A started all-reduce (dist/buckets.h runs several at once). Move-only.
+// A started all-reduce (distributed/buckets.h runs several at once). Move-only.
 class PendingReduce {
  public:
   PendingReduce();
@@ -45,7 +45,7 @@ class PendingReduce {
 class ProcessGroup {
  public:
   // Joins the job. Launched by mpirun / srun with N > 1 processes: initialises MPI (thread level
-  // MULTIPLE, so the gradient thread of dist/buckets.h can communicate while the main thread
+  // MULTIPLE, so the gradient thread of distributed/buckets.h can communicate while the main thread
   // computes); without a launcher: a group of one that never touches MPI. A build without MPI
   // launched as N > 1 processes throws Error saying MPI is unavailable (each process would
   // otherwise silently train alone). `timeout_seconds` bounds every wait (see above).
@@ -72,7 +72,7 @@ class ProcessGroup {
   void barrier(std::string_view what);
 
   // ---- the gradient channel: a separate communicator, so that bucket all-reduces (started from
-  // dist/buckets.h's thread) never interleave with the main channel's collectives. In place, sum.
+  // distributed/buckets.h's thread) never interleave with the main channel's collectives. In place, sum.
   PendingReduce start_gradient_reduce(std::span<float> data);
   PendingReduce start_gradient_reduce(std::span<double> data);
   // Waits for `r`, aborting the job after the timeout; `what` names it in the message.

@@ -1,6 +1,6 @@
 // Keeping the N replicas of a model identical: rank 0's tensors broadcast to every rank at the
 // start, and a hash of them compared across ranks (tests after every step, the trainer each epoch).
-// Not here: the gradients that keep them in step (dist/buckets.h).
+// Not here: the gradients that keep them in step (distributed/buckets.h).
 #pragma once
 
 #include <cstdint>

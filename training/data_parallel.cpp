@@ -1,4 +1,4 @@
-// DataParallel: the trainer's side of dist/. See data_parallel.h and docs/distributed.md.
+// DataParallel: the trainer's side of distributed/. See data_parallel.h and docs/distributed.md.
 #include "training/data_parallel.h"
 
 #include <fmt/format.h>

@@ -1,7 +1,7 @@
-// What the MTFN trainer asks of data-parallel training (dist/), in one object that is a no-op
+// What the trainer asks of data-parallel training (distributed/), in one object that is a no-op
 // for a single process: this rank's share of a global batch, the backward pass with gradient
 // buckets, global losses, decisions every rank takes alike, and who writes files (rank 0).
-// Not here: the collectives themselves (dist/), the training procedure (trainer.cpp).
+// Not here: the collectives themselves (distributed/), the training procedure (trainer.cpp).
 #pragma once
 
 #include <cstdint>

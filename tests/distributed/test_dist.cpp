@@ -1,4 +1,4 @@
-// dist/ in a group of one: the bucket plan, gradient buckets against a plain backward pass,
+// distributed/ in a group of one: the bucket plan, gradient buckets against a plain backward pass,
 // synchronised BatchNorm against nn's op, the replica hash, and the launcher checks.
 #include <boost/test/unit_test.hpp>
 

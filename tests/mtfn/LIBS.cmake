@@ -1,10 +1,6 @@
-# tests/mtfn: the model, trainer, metrics and command line (models/mtfn), over data/ and core/.
-set(AREA_LIBS mtfn_cli mtfn_training mtfn_models mtfn_data mtfn_core nlohmann_json::nlohmann_json)
-foreach(lib mtfn_nn mtfn_optim)
-  if(TARGET ${lib})
-    list(APPEND AREA_LIBS ${lib})
-  endif()
-endforeach()
+# tests/mtfn: MTFN end to end: the model (models/mtfn), the training it goes through (training/) and the
+# `mtfn` program (cli/), over data/ and core/.
+set(AREA_LIBS mtfn_cli mtfn_training mtfn_models mtfn_optim mtfn_nn mtfn_data mtfn_core nlohmann_json::nlohmann_json)
 # The whole suite trains through the `mtfn` program several times (seconds in Release, minutes
 # under the sanitizers): label "slow". Its fast suites (metrics, config, check-grads) also run as
 # `mtfn_unit`, labelled "unit", so the sanitizer build checks them.

@@ -1,4 +1,4 @@
-// The multi-process checks of dist/, run under mpirun (tests/dist/mpi/tests.cmake). A plain program,
+// The multi-process checks of distributed/, run under mpirun (tests/distributed/mpi/tests.cmake). A plain program,
 // not Boost.Test: a failed check on one rank must end the whole job at once (ProcessGroup::abort),
 // never leave the other ranks waiting in a collective. Exit status 0: every check passed.
 //

@@ -1,6 +1,6 @@
-# The multi-process checks of dist/ (label "mpi", never "unit": MPI under ASan is noisy). Each runs
+# The multi-process checks of distributed/ (label "mpi", never "unit": MPI under ASan is noisy). Each runs
 # under mpirun with a TIMEOUT, and the programs abort the whole job on any failed check, so none
-# can hang. Included from tests/dist/LIBS.cmake.
+# can hang. Included from tests/distributed/LIBS.cmake.
 if(NOT MTFN_WITH_MPI OR NOT MPIEXEC_EXECUTABLE)
   return()
 endif()
@@ -27,11 +27,9 @@ add_test(NAME dist_rank_hangs COMMAND ${MTFN_EXPECT_FAILURE} 40 "no progress for
   ${MTFN_MPIRUN} -np 2 $<TARGET_FILE:dist_check> train --steps 24 --hang-at-step 5 --die-rank 1)
 set_tests_properties(dist_rank_hangs PROPERTIES LABELS mpi TIMEOUT 90 ENVIRONMENT "MTFN_DIST_TIMEOUT=5")
 
-# MTFN end to end (needs the trainer): 2 processes vs one, a killed rank, --resume (about 2 minutes).
-if(TARGET mtfn)
-  add_executable(compare_runs ${CMAKE_CURRENT_LIST_DIR}/compare_runs.cpp)
-  target_link_libraries(compare_runs PRIVATE mtfn_nn mtfn_core nlohmann_json::nlohmann_json)
-  add_test(NAME mtfn_data_parallel COMMAND ${CMAKE_CURRENT_LIST_DIR}/mtfn_data_parallel.sh $<TARGET_FILE:mtfn>
-    $<TARGET_FILE:compare_runs> ${MTFN_MPIRUN})
-  set_tests_properties(mtfn_data_parallel PROPERTIES LABELS mpi TIMEOUT 480 ENVIRONMENT "MTFN_DIST_TIMEOUT=120")
-endif()
+# MTFN end to end: 2 processes vs one, a killed rank, --resume (about 2 minutes).
+add_executable(compare_runs ${CMAKE_CURRENT_LIST_DIR}/compare_runs.cpp)
+target_link_libraries(compare_runs PRIVATE mtfn_nn mtfn_core nlohmann_json::nlohmann_json)
+add_test(NAME mtfn_data_parallel COMMAND ${CMAKE_CURRENT_LIST_DIR}/mtfn_data_parallel.sh $<TARGET_FILE:mtfn>
+  $<TARGET_FILE:compare_runs> ${MTFN_MPIRUN})
+set_tests_properties(mtfn_data_parallel PROPERTIES LABELS mpi TIMEOUT 480 ENVIRONMENT "MTFN_DIST_TIMEOUT=120")
