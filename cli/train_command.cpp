@@ -17,7 +17,9 @@
 #include "cli/commands.h"
 #include "core/threads.h"
 #include "training/memory.h"
+#include "models/mmsa_config.h"
 #include "models/registry.h"
+#include "training/run_config.h"
 #include "training/trainer.h"
 
 namespace mtfn::cli {
@@ -82,7 +84,7 @@ std::string summary_table(const RunResults& r) {
 
 void add_train_command(CLI::App& app) {
   struct Options {
-    std::string data, config, mode, seeds, out = "runs/latest";
+    std::string data, config, mode, seeds, out = "runs/latest", model = "mtfn", dataset;
     int64_t max_epochs = -1, batch_size = 0;
     int threads = 0;
     bool resume = false, keep_checkpoints = false, no_progress = false;
@@ -91,6 +93,9 @@ void add_train_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("train", "Train MTFN as MMSA does (seeds, early stopping, results CSV)");
   cmd->add_option("--data", opt->data, "an MMSA feature file (unaligned_39.pkl); none: a synthetic CH-SIMS-shaped set");
+  cmd->add_option("--model", opt->model, "mtfn or tfn (MMSA's names)")->capture_default_str();
+  cmd->add_option("--dataset", opt->dataset,
+                  "sims, simsv2, mosi or mosei: picks MMSA's config entry and the metrics (default: inferred from --data)");
   cmd->add_option("--config", opt->config, "JSON with MMSA's key names (flat, or MMSA's config_regression.json)");
   cmd->add_option("--mode", opt->mode, "regression or classification (overrides the config's train_mode)");
   cmd->add_option("--seeds", opt->seeds, "comma-separated seeds (default 1111,...,1115; 1111 without --data)");
@@ -109,21 +114,16 @@ void add_train_command(CLI::App& app) {
     const auto group = std::make_unique<distributed::ProcessGroup>();
     ThreadLimit threads(opt->threads);
     keep_freed_memory();
-    const ModelSpec& spec = find_model("mtfn");
+    const ModelSpec& spec = find_model(opt->model);
     TrainOptions t;
-    std::vector<std::string> warnings;
-    nlohmann::ordered_json cfg = spec.config(opt->config, warnings);  // MMSA's defaults, the file applied
-    const nlohmann::ordered_json defaults = spec.config("", warnings);
-    if (!opt->mode.empty()) cfg["train_mode"] = mode_name(parse_mode(opt->mode));
+    if (!opt->mode.empty()) parse_mode(opt->mode);
     if (opt->batch_size < 0) throw ConfigError("--batch-size: expected a positive integer");
-    if (opt->batch_size > 0) cfg["batch_size"] = opt->batch_size;
     if (opt->max_epochs < -1) throw ConfigError("--max-epochs: expected 0 or more");
     if (opt->max_epochs == -1) opt->max_epochs = opt->data.empty() ? kNoDataMaxEpochs : 0;
     if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
     if (!(opt->synth_scale > 0 && opt->synth_scale <= 1)) throw ConfigError("--synth-scale: expected (0, 1]");
     t.seeds = opt->seeds.empty() ? (opt->data.empty() ? kNoDataSeeds : t.seeds) : parse_seeds(opt->seeds);
-    spec.check(cfg, opt->config.empty() ? "config" : opt->config);
-    for (const std::string& w : warnings) std::cerr << "mtfn train: warning: " << w << "\n";
+    if (!opt->config.empty()) models::read_json_file(opt->config);  // a bad file fails before the data is read
     data::SimsDataset ds;
     if (opt->data.empty()) {
       ds = data::make_synth_dataset(opt->synth_scale, 1);
@@ -134,17 +134,19 @@ void add_train_command(CLI::App& app) {
       ds = read_input([&] { return data::load_sims_dataset(opt->data); });
       t.data_label = opt->data;
     }
-    const nlohmann::ordered_json file_dims = {ds.text_dim, ds.audio_dim, ds.vision_dim};
-    const nlohmann::ordered_json& dims = cfg["feature_dims"];
-    if (!opt->config.empty() && dims != file_dims && dims != defaults["feature_dims"])
-      std::cerr << fmt::format("mtfn train: warning: the config's feature_dims {} differ from the file's; "
-                               "using the file's\n",
-                               dims.dump());
-    cfg["feature_dims"] = file_dims;
+    // MMSA's entry for the model on the dataset (named, or inferred from the data), --config on top.
+    RunConfig run = resolve_run(spec.name, opt->dataset.empty() && opt->data.empty() ? "sims" : opt->dataset,
+                                opt->config, ds);
+    nlohmann::ordered_json& cfg = run.config;
+    if (!opt->mode.empty()) cfg["train_mode"] = mode_name(parse_mode(opt->mode));
+    if (opt->batch_size > 0) cfg["batch_size"] = opt->batch_size;
+    spec.check(cfg, opt->config.empty() ? "config" : opt->config);
+    if (group->is_root()) {
+      for (const std::string& w : run.warnings) std::cerr << "mtfn train: warning: " << w << "\n";
+      if (!run.inferred.empty()) std::cout << "mtfn train: " << run.inferred << "\n";
+    }
     const TrainSettings settings = train_settings(cfg);
-    if (!ds.has_label(data::Task::T))
-      std::cerr << "mtfn train: warning: the file has no unimodal labels (MOSI/MOSEI layout); the T, A and V heads "
-                   "learn the M label\n";
+    t.dataset = run.dataset;
     t.out = opt->out;
     t.max_epochs = opt->max_epochs;
     t.resume = opt->resume;
@@ -153,8 +155,8 @@ void add_train_command(CLI::App& app) {
     t.console = group->is_root() ? &std::cout : nullptr;
     t.group = group.get();
     if (group->is_root())
-      std::cout << fmt::format("mtfn train: {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}\n", t.data_label,
-                               mode_name(settings.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
+      std::cout << fmt::format("mtfn train: {} on {} ({}), {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}\n",
+                               spec.name, run.dataset, spec.title, t.data_label, mode_name(settings.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
                                fmt::join(t.seeds, ","), settings.batch_size, settings.learning_rate, t.out.string());
     if (group->size() > 1 && group->is_root())
       std::cout << fmt::format("mtfn train: data-parallel over {} processes, each taking 1/{} of every batch\n",

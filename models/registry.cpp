@@ -9,10 +9,10 @@ namespace mtfn::models {
 namespace {
 
 ModelSpec mtfn_spec() {
-  return {"mtfn", "MTFN, the multi-task tensor fusion network",
-          [](const std::string& file, std::vector<std::string>& warnings) {
+  return {"mtfn", "MTFN, the multi-task tensor fusion network", /*needs_unimodal_labels=*/true,
+          [](const nlohmann::ordered_json& flat, const std::string& where, std::vector<std::string>& warnings) {
             MtfnConfig cfg;
-            if (!file.empty()) apply_config_file(cfg, file, warnings);
+            apply_config_json(cfg, flat, where, warnings);
             return config_to_json(cfg);
           },
           [](const nlohmann::ordered_json& config, const std::string& where) {

@@ -17,10 +17,14 @@ namespace mtfn::models {
 struct ModelSpec {
   std::string name;   // MMSA's name: "mtfn"
   std::string title;  // "MTFN, the multi-task tensor fusion network"
-  // The configuration, flat under MMSA's key names: MMSA's defaults for CH-SIMS, with `config_file`
-  // (if not empty: a flat JSON or MMSA's config_regression.json) applied onto them. Unknown keys
-  // are added to `warnings`; a wrong value throws ConfigError naming the file and the key.
-  std::function<nlohmann::ordered_json(const std::string& config_file, std::vector<std::string>& warnings)> config;
+  bool needs_unimodal_labels = false;  // trains on the T, A, V labels (CH-SIMS files only)
+  // The whole configuration, flat under MMSA's key names: the model's own defaults with the keys of
+  // `flat` applied onto them (a flat object: MMSA's file layout is resolved before, in
+  // models/mmsa_config.h). Unknown keys are added to `warnings`; a wrong value throws ConfigError
+  // naming `where` and the key.
+  std::function<nlohmann::ordered_json(const nlohmann::ordered_json& flat, const std::string& where,
+                                       std::vector<std::string>& warnings)>
+      configure;
   // Checks a flat configuration (after the caller's overrides); ConfigError naming the key.
   std::function<void(const nlohmann::ordered_json& config, const std::string& where)> check;
   // The model a flat configuration describes, parameters drawn from `init_seed`.

@@ -132,13 +132,13 @@ MetricList sims_regression_metrics(std::span<const float> pred, std::span<const 
     p3[i] = bucket(p[i], e3), t3[i] = bucket(t[i], e3);
     p5[i] = bucket(p[i], e5), t5[i] = bucket(t[i], e5);
   }
-  MetricList m;
-  m.set("Mult_acc_2", accuracy(p2, t2));
-  m.set("Mult_acc_3", accuracy(p3, t3));
-  m.set("Mult_acc_5", accuracy(p5, t5));
-  m.set("F1_score", weighted_f1(t2, p2));
-  m.set("MAE", mean_abs_error(p, t));
-  m.set("Corr", pearson(p, t));
+  MetricList m;  // each rounded to 4 places, as MMSA's __eval_sims_regression
+  m.set("Mult_acc_2", py_round(accuracy(p2, t2), 4));
+  m.set("Mult_acc_3", py_round(accuracy(p3, t3), 4));
+  m.set("Mult_acc_5", py_round(accuracy(p5, t5), 4));
+  m.set("F1_score", py_round(weighted_f1(t2, p2), 4));
+  m.set("MAE", py_round(mean_abs_error(p, t), 4));
+  m.set("Corr", py_round(pearson(p, t), 4));
   return m;
 }
 

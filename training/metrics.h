@@ -24,7 +24,7 @@ struct MetricList {
 
 // Regression on CH-SIMS (MMSA __eval_sims_regression): clip both to [-1, 1]; Mult_acc_2, Mult_acc_3,
 // Mult_acc_5 (bucket accuracies), F1_score (weighted F1 of the two Mult_acc_2 buckets), MAE, Corr
-// (Pearson; NaN when either side is constant). Not rounded (MMSA returns them unrounded).
+// (Pearson; NaN when either side is constant). Each rounded to 4 places, as MMSA (metricsTop.py) does.
 MetricList sims_regression_metrics(std::span<const float> pred, std::span<const float> label);
 
 // Regression on MOSI/MOSEI-layout files (MMSA __eval_mosei_regression; labels in [-3, 3]):

@@ -28,6 +28,7 @@
 #include "training/data_parallel.h"
 #include "training/evaluation.h"
 #include "training/model_file.h"
+#include "training/run_config.h"
 
 namespace mtfn::training {
 
@@ -290,7 +291,8 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   fs::create_directories(opt.out);
   // A run made before models were named (no "model" key) is an MTFN run.
   json identity = {{"config", config}, {"data", data_fingerprint(ds)}, {"seeds", opt.seeds}, {"max_epochs", opt.max_epochs}};
-  if (spec.name != "mtfn") identity["model"] = spec.name;
+  if (spec.name != "mtfn") identity["model"] = spec.name;  // runs made before models and datasets were named:
+  if (opt.dataset != "sims") identity["dataset"] = opt.dataset;  // MTFN on sims
   const fs::path run_file = opt.out / "run.json";
   const bool root = !opt.group || opt.group->is_root();  // only rank 0 writes files
   const bool found_run = opt.resume && fs::exists(run_file);
@@ -304,7 +306,7 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
     } catch (const json::exception&) {
       throw InputError(fmt::format("{}: unreadable; cannot resume", run_file.string()));
     }
-    for (const char* k : {"model", "config", "data", "seeds", "max_epochs"})
+    for (const char* k : {"model", "dataset", "config", "data", "seeds", "max_epochs"})
       if (before.value(k, json()) != identity[k])
         throw InputError(fmt::format("--resume: {} was trained with another {} (see {}); use another --out",
                                           opt.out.string(), k, run_file.string()));
@@ -319,10 +321,10 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   Logger log(root ? opt.out / "train.log" : fs::path("/dev/null"), resuming, root ? opt.console : nullptr,
              opt.progress);
   if (opt.resume && !resuming) log.line(fmt::format("--resume: nothing to resume in {}; starting", opt.out.string()));
-  const MetricKind kind = metric_kind_of(ds);
+  const MetricKind kind = metric_kind_of_dataset(opt.dataset);
   RunResults results;
   results.data = opt.data_label;
-  results.dataset = dataset_name_of(ds);
+  results.dataset = opt.dataset;
   results.model = spec.name;
   results.mode = settings.train_mode;
   results.config = config;

@@ -27,6 +27,7 @@ namespace mtfn::training {
 struct TrainOptions {
   std::filesystem::path out;     // DIR: logs, checkpoints, results
   std::string data_label;        // what results.json calls the data
+  std::string dataset = "sims";  // MMSA's name: picks the metrics and names the results CSV
   std::vector<uint64_t> seeds{1111, 1112, 1113, 1114, 1115};
   int64_t max_epochs = 0;        // 0: until early stopping
   bool resume = false;

@@ -2,7 +2,6 @@
 #include "models/mtfn/config.h"
 
 #include <cmath>
-#include <fstream>
 #include <set>
 
 #include <fmt/format.h>
@@ -136,61 +135,8 @@ void MtfnConfig::validate() const {
 
 void apply_config_json(MtfnConfig& cfg, const json& j, const std::string& where, std::vector<std::string>& warnings) {
   if (!j.is_object()) throw ConfigError(fmt::format("{}: expected a JSON object at the top, got {}", where, type_of(j)));
-  const json* entry = nullptr;  // the mtfn entry {commonParams, datasetParams}, if the file has one
-  if (j.contains("mtfn")) {
-    entry = &j["mtfn"];
-    if (!entry->is_object()) bad(where, "mtfn", "an object", *entry);
-  } else if (j.contains("commonParams") || j.contains("datasetParams")) {
-    entry = &j;
-  }
-  if (!entry) {
-    apply_flat(cfg, j, where, warnings);
-    cfg.validate();
-    return;
-  }
-  // datasetCommonParams.sims.unaligned (whole-file layout): feature_dims, num_classes, KeyEval, ...
-  if (j.contains("datasetCommonParams")) {
-    const json& dc = j["datasetCommonParams"];
-    if (dc.is_object() && dc.contains("sims") && dc["sims"].is_object()) {
-      const json& sims = dc["sims"];
-      const json& u = sims.contains("unaligned") ? sims["unaligned"] : sims;
-      if (u.is_object()) apply_flat(cfg, u, where + ": datasetCommonParams.sims", warnings);
-    }
-  }
-  if (entry->contains("commonParams")) {
-    const json& c = (*entry)["commonParams"];
-    if (!c.is_object()) bad(where, "commonParams", "an object", c);
-    apply_flat(cfg, c, where + ": commonParams", warnings);
-  }
-  if (entry->contains("datasetParams")) {
-    const json& d = (*entry)["datasetParams"];
-    if (!d.is_object()) bad(where, "datasetParams", "an object", d);
-    if (d.contains("sims")) {
-      if (!d["sims"].is_object()) bad(where, "datasetParams.sims", "an object", d["sims"]);
-      apply_flat(cfg, d["sims"], where + ": datasetParams.sims", warnings);
-    } else if (d.size() == 1 && d.begin().value().is_object()) {
-      warnings.push_back(fmt::format("{}: datasetParams has no 'sims' entry; using '{}'", where, d.begin().key()));
-      apply_flat(cfg, d.begin().value(), where + ": datasetParams." + d.begin().key(), warnings);
-    } else {
-      throw ConfigError(fmt::format("{}: datasetParams: expected a 'sims' entry", where));
-    }
-  }
-  for (auto it = entry->begin(); it != entry->end(); ++it)
-    if (it.key() != "commonParams" && it.key() != "datasetParams")
-      warnings.push_back(fmt::format("{}: unknown key '{}' in the mtfn entry (ignored)", where, it.key()));
+  apply_flat(cfg, j, where, warnings);
   cfg.validate();
-}
-
-void apply_config_file(MtfnConfig& cfg, const std::string& path, std::vector<std::string>& warnings) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot open the config file", path));
-  json j;
-  try {
-    j = json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
-    throw ConfigError(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
-  apply_config_json(cfg, j, path, warnings);
 }
 
 json config_to_json(const MtfnConfig& c) {

@@ -1,5 +1,5 @@
 // MTFN's configuration under MMSA's key names (config_regression.json, entry mtfn / sims), read
-// from a flat JSON object or from MMSA's file layout, with every value checked.
+// from a flat JSON object, with every value checked.
 // Not the command-line options (they override a few of these in train_command.cpp).
 #pragma once
 
@@ -41,17 +41,12 @@ struct MtfnConfig {
   void validate() const;
 };
 
-// Reads MMSA key names into `cfg` (keys not given keep their value). Accepted layouts:
-//  - flat: {"hidden_dims": [...], "batch_size": 64, ...}
-//  - MMSA's config_regression.json (whole file or just its "mtfn" entry): commonParams, then
-//    datasetParams.sims (a dataset entry other than sims is used only if it is the only one),
-//    plus datasetCommonParams.sims.unaligned when present.
-// An unknown key adds a warning "<where>: unknown key 'x' (ignored)"; a wrong type or value throws
-// ConfigError "<where>: <key>: expected ..., got ...". `where` is the file name for messages.
+// Reads a flat object of MMSA's key names into `cfg` (keys not given keep their value; MMSA's file
+// layout is resolved into such an object by models/mmsa_config.h). An unknown key adds a warning
+// "<where>: unknown key 'x' (ignored)"; a wrong type or value throws ConfigError
+// "<where>: <key>: expected ..., got ...". `where` is the file name for messages.
 void apply_config_json(MtfnConfig& cfg, const nlohmann::ordered_json& j, const std::string& where,
                        std::vector<std::string>& warnings);
-// Reads and applies a JSON file; ConfigError on unreadable or malformed JSON.
-void apply_config_file(MtfnConfig& cfg, const std::string& path, std::vector<std::string>& warnings);
 
 // The configuration as a flat JSON object under MMSA's key names (for results.json, checkpoints).
 nlohmann::ordered_json config_to_json(const MtfnConfig& cfg);

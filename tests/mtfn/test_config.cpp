@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/mmsa_config.h"
 #include "models/mtfn/config.h"
 
 using namespace mtfn::models;
@@ -11,11 +12,20 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
+bool throws_naming(const json& j, const std::string& model, const std::string& dataset, const std::string& needle) {
+  try {
+    resolve_mmsa_config(j, model, dataset, "c.json");
+  } catch (const ConfigError& e) {
+    return std::string(e.what()).find(needle) != std::string::npos;
+  }
+  return false;
+}
+
 bool throws_naming(const json& j, const std::string& needle) {
   MtfnConfig cfg;
   std::vector<std::string> w;
   try {
-    apply_config_json(cfg, j, "c.json", w);
+    apply_config_json(cfg, resolve_mmsa_config(j, "mtfn", "sims", "c.json"), "c.json", w);
   } catch (const ConfigError& e) {
     return std::string(e.what()).find(needle) != std::string::npos;
   }
@@ -68,7 +78,7 @@ BOOST_AUTO_TEST_CASE(mmsa_file_layout) {
                                         "batch_size": 32, "learning_rate": 0.002, "weight_decay": 0.005}}}})");
   MtfnConfig c;
   std::vector<std::string> w;
-  apply_config_json(c, j, "config_regression.json", w);
+  apply_config_json(c, resolve_mmsa_config(j, "mtfn", "sims", "config_regression.json"), "config_regression.json", w);
   BOOST_TEST(w.empty());
   BOOST_TEST(c.early_stop == 6);
   BOOST_TEST(c.batch_size == 32);
@@ -77,8 +87,35 @@ BOOST_AUTO_TEST_CASE(mmsa_file_layout) {
   BOOST_TEST(c.learning_rate == 0.002);
   // the mtfn entry on its own
   MtfnConfig d;
-  apply_config_json(d, j["mtfn"], "entry.json", w);
+  apply_config_json(d, resolve_mmsa_config(j["mtfn"], "mtfn", "sims", "entry.json"), "entry.json", w);
   BOOST_TEST(d.post_fusion_dim == 32);
+  // another dataset, or a file without the model, is refused naming what the file has
+  BOOST_TEST(throws_naming(j, "mtfn", "mosi", "has no 'mosi' entry (it has sims)"));
+  BOOST_TEST(throws_naming(json::parse(R"({"tfn": {"datasetParams": {"sims": {}}}, "lmf": {}})"), "mtfn", "sims",
+                           "no 'mtfn' entry (the file has tfn, lmf)"));
+}
+
+BOOST_AUTO_TEST_CASE(builtin_copy_is_mmsas_file) {
+  // spec tfn-and-datasets.md §2: the entries as MMSA's config_regression.json holds them
+  const json& b = builtin_mmsa_config();
+  const json sims = resolve_mmsa_config(b, "mtfn", "sims", "built-in");
+  BOOST_TEST(sims["batch_size"].get<int>() == 64);
+  BOOST_TEST(sims["learning_rate"].get<double>() == 0.005);
+  BOOST_TEST(sims["feature_dims"].dump() == "[768,33,709]");
+  BOOST_TEST(sims["early_stop"].get<int>() == 8);
+  const json v2 = resolve_mmsa_config(b, "mtfn", "simsv2", "built-in");
+  BOOST_TEST(v2["hidden_dims"].dump() == "[64,16,64]");
+  BOOST_TEST(v2["post_audio_dim"].get<int>() == 5);
+  BOOST_TEST(v2["V"].get<double>() == 0.8);
+  const json mosei = resolve_mmsa_config(b, "tfn", "mosei", "built-in");
+  BOOST_TEST(mosei["text_out"].get<int>() == 128);
+  BOOST_TEST(mosei["post_fusion_dim"].get<int>() == 16);
+  BOOST_TEST(mosei["batch_size"].get<int>() == 128);
+  BOOST_TEST(mosei["feature_dims"].dump() == "[768,74,35]");
+  BOOST_TEST(resolve_mmsa_config(b, "tfn", "mosi", "built-in")["seq_lens"].dump() == "[50,500,375]");
+  BOOST_TEST(resolve_mmsa_config(b, "tfn", "mosi", "built-in", /*aligned=*/true)["seq_lens"].dump() == "[50,50,50]");
+  // MTFN has no MOSI/MOSEI entry in MMSA (it needs the unimodal labels)
+  BOOST_TEST(throws_naming(b, "mtfn", "mosi", "has no 'mosi' entry"));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_key_warns) {
