@@ -14,6 +14,7 @@
 #include "data/pickle.h"
 #include "data/sims_dataset.h"
 #include "data/synth.h"
+#include "training/run_config.h"
 
 namespace mtfn::cli {
 
@@ -74,23 +75,30 @@ std::string inspect_report(const std::string& path) {
     if (ds.has_label(task)) present += fmt::format("{}{}", present.empty() ? "" : " ", task_name(task));
   out += fmt::format("features: text ({}, {}) audio {} vision {}; labels: {}\n", ds.train.text.shape[1], ds.text_dim,
                      ds.audio_dim, ds.vision_dim, present);
+  std::string why;
+  const std::string dataset = training::infer_dataset(ds, &why);
+  out += fmt::format("looks like: {} ({}); `mtfn train` assumes this unless given --dataset\n", dataset, why);
   return out;
 }
 
 void add_synth_command(CLI::App& app) {
   struct Options {
-    std::string out;
+    std::string out, dataset = "sims";
     double scale = kDefaultSynthScale;
     uint64_t seed = 1;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
-      "synth", "Write a synthetic CH-SIMS-shaped feature file (MMSA layout, pickle protocol 4, numpy arrays)");
+      "synth", "Write a synthetic feature file in a dataset's MMSA layout (pickle protocol 4, numpy arrays)");
   cmd->add_option("--out", opt->out, "the .pkl file to write")->required();
-  cmd->add_option("--scale", opt->scale, "split sizes relative to CH-SIMS (1 = 1368/456/457 samples)")->capture_default_str();
+  cmd->add_option("--dataset", opt->dataset,
+                  "whose layout: sims, simsv2 (unimodal labels in [-1, 1]), mosi, mosei (unaligned_50, labels in [-3, 3])")
+      ->capture_default_str();
+  cmd->add_option("--scale", opt->scale, "split sizes relative to the dataset's (1 = CH-SIMS's 1368/456/457 samples)")
+      ->capture_default_str();
   cmd->add_option("--seed", opt->seed, "random seed")->capture_default_str();
   cmd->callback([opt] {
-    const SynthShape shape = read_input([&] { return SynthShape::at_scale(opt->scale); });
+    const SynthShape shape = read_input([&] { return SynthShape::of_dataset(opt->dataset, opt->scale); });
     write_synth_pickle(opt->out, shape, opt->seed);
     std::error_code ec;
     auto bytes = std::filesystem::file_size(opt->out, ec);

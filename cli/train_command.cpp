@@ -125,11 +125,14 @@ void add_train_command(CLI::App& app) {
     t.seeds = opt->seeds.empty() ? (opt->data.empty() ? kNoDataSeeds : t.seeds) : parse_seeds(opt->seeds);
     if (!opt->config.empty()) models::read_json_file(opt->config);  // a bad file fails before the data is read
     data::SimsDataset ds;
-    if (opt->data.empty()) {
-      ds = data::make_synth_dataset(opt->synth_scale, 1);
-      t.data_label = fmt::format("synthetic CH-SIMS-shaped data (mtfn synth --scale {} --seed 1): train {} / valid "
-                                 "{} / test {}",
-                                 opt->synth_scale, ds.train.size, ds.valid.size, ds.test.size);
+    if (opt->data.empty()) {  // a synthetic file in the dataset's layout (CH-SIMS's by default)
+      const std::string layout = opt->dataset.empty() ? "sims" : opt->dataset;
+      ds = data::make_synth_dataset(
+          read_input([&] { return data::SynthShape::of_dataset(layout, opt->synth_scale); }), 1);
+      const std::string shaped = layout == "sims" ? "CH-SIMS-shaped" : layout + "-shaped";
+      const std::string flag = layout == "sims" ? "" : " --dataset " + layout;
+      t.data_label = fmt::format("synthetic {} data (mtfn synth{} --scale {} --seed 1): train {} / valid {} / test {}",
+                                 shaped, flag, opt->synth_scale, ds.train.size, ds.valid.size, ds.test.size);
     } else {
       ds = read_input([&] { return data::load_sims_dataset(opt->data); });
       t.data_label = opt->data;

@@ -18,13 +18,35 @@
 
 namespace mtfn::data {
 
-SynthShape SynthShape::at_scale(double scale) {
+namespace {
+
+// Each split max(1, round(size * scale)).
+void scale_splits(SynthShape& s, double scale) {
   if (!(scale > 0) || scale > 100) throw std::invalid_argument(fmt::format("scale {} (must be in (0, 100])", scale));
-  SynthShape s;
   auto scaled = [&](int64_t n) { return std::max<int64_t>(1, static_cast<int64_t>(std::llround(n * scale))); };
   s.train = scaled(s.train);
   s.valid = scaled(s.valid);
   s.test = scaled(s.test);
+}
+
+}  // namespace
+
+SynthShape SynthShape::at_scale(double scale) { return of_dataset("sims", scale); }
+
+SynthShape SynthShape::of_dataset(const std::string& dataset, double scale) {
+  SynthShape s;  // CH-SIMS
+  if (dataset == "simsv2") {
+    s.train = 2722, s.valid = 647, s.test = 1034;
+  } else if (dataset == "mosi" || dataset == "mosei") {
+    if (dataset == "mosi") s.train = 1284, s.valid = 229, s.test = 686, s.audio_dim = 5, s.vision_dim = 20;
+    else s.train = 16326, s.valid = 1871, s.test = 4659, s.audio_dim = 74, s.vision_dim = 35;
+    s.text_len = 50, s.audio_len = 500, s.vision_len = 375;  // unaligned_50
+    s.unimodal_labels = false;
+    s.label_range = 3.0;
+  } else if (dataset != "sims") {
+    throw std::invalid_argument(fmt::format("unknown dataset '{}' (sims, simsv2, mosi or mosei)", dataset));
+  }
+  scale_splits(s, scale);
   return s;
 }
 
@@ -112,6 +134,7 @@ std::vector<Sample> make_samples(const SynthShape& sh, int64_t n, int split_inde
     s.label[2] = grid(s.s_a + r.normal(0.05));
     s.label[3] = grid(s.s_v + r.normal(0.05));
     s.label[0] = grid(0.45 * s.s_t + 0.25 * s.s_a + 0.3 * s.s_v + r.normal(0.05));
+    if (sh.label_range != 1.0) s.label[0] = std::clamp(std::round(s.label[0] * sh.label_range * 5.0) / 5.0, -sh.label_range, sh.label_range) + 0.0;
     s.text_len = std::min(sh.text_len, r.between(sh.text_len * 3 / 4, sh.text_len));
     s.audio_len = std::min(sh.audio_len, r.between(sh.audio_len * 4 / 5, sh.audio_len));
     s.vision_len = std::min(sh.vision_len, r.between(sh.vision_len * 3 / 4, sh.vision_len));
@@ -293,7 +316,7 @@ void write_split(PickleWriter& w, const SynthShape& sh, const Directions& dir, i
   for (const auto& s : samples) v.push_back(s.label[0] <= -0.1 ? 0.0 : s.label[0] <= 0.1 ? 1.0 : 2.0);
   write_f64_vector(w, v);
   const char* label_keys[4] = {"regression_labels", "regression_labels_T", "regression_labels_A", "regression_labels_V"};
-  for (int k = 0; k < 4; ++k) {
+  for (int k = 0; k < (sh.unimodal_labels ? 4 : 1); ++k) {
     v.clear();
     for (const auto& s : samples) v.push_back(s.label[k]);
     w.str(label_keys[k]);
