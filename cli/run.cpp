@@ -20,6 +20,14 @@ void print_error(const CLI::App& app, const std::string& message) {
   std::cerr << "mtfn" << (run.empty() ? "" : " " + run.front()->get_name()) << ": " << line << "\n";
 }
 
+// "synth, inspect, train, ...": what `mtfn` with no or an unknown subcommand offers.
+std::string subcommand_list(const CLI::App& app) {
+  std::string out;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    out += (out.empty() ? "" : ", ") + sub->get_name();
+  return out;
+}
+
 }  // namespace
 
 int run(CLI::App& app, int argc, const char* const* argv) {
@@ -35,6 +43,11 @@ int run(CLI::App& app, int argc, const char* const* argv) {
   } catch (const CLI::ParseError& e) {
     // Bad arguments: one line on stderr, exit status 2 (spec/cli.md).
     if (e.get_exit_code() == 0) return app.exit(e);
+    if (app.get_subcommands().empty()) {  // no subcommand, or an unknown one
+      std::cerr << "mtfn: " << e.what() << "; the subcommands are: " << subcommand_list(app)
+                << " (mtfn SUBCOMMAND --help)\n";
+      return 2;
+    }
     std::cerr << "mtfn: " << e.what() << "\n";
     return e.get_exit_code() == 1 ? 1 : 2;
   } catch (const InputError& e) {

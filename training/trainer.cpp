@@ -8,6 +8,8 @@
 // resumed from epoch e's checkpoint computes exactly what the uninterrupted run computed.
 #include "training/trainer.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,11 +20,13 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/ops.h"
 #include "data/batch.h"
 #include "data/batching.h"
+#include "distributed/process_group.h"
 #include "nn/safetensors.h"
 #include "optim/optimizer.h"
 #include "training/data_parallel.h"
@@ -177,6 +181,71 @@ json data_fingerprint(const data::SimsDataset& ds) {
 
 }  // namespace
 
+RunFolderLock::RunFolderLock(const fs::path& dir) {
+  fs::create_directories(dir);
+  const fs::path file = dir / ".lock";
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw InputError(fmt::format("{}: cannot open the lock file {}", dir.string(), file.string()));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    throw InputError(fmt::format("{}: another run is using this folder (it holds {}); wait for it to end or use "
+                                 "another --out",
+                                 dir.string(), file.string()));
+  }
+}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+std::vector<std::string> earlier_run_files(const fs::path& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const char* name : {"run.json", "results.json", "train.log", "csv.done", "checkpoints", "seeds", "models"})
+    if (fs::exists(dir / name, ec)) found.push_back(fs::is_directory(dir / name, ec) ? std::string(name) + "/" : name);
+  return found;
+}
+
+void check_run_folder(const TrainOptions& opt) {
+  std::error_code ec;
+  if (fs::exists(opt.out, ec) && !fs::is_directory(opt.out, ec))
+    throw InputError(fmt::format("--out: {} is a file, expected a folder", opt.out.string()));
+  if (opt.overwrite) return;
+  const std::vector<std::string> found = earlier_run_files(opt.out);
+  if (found.empty()) return;
+  if (opt.resume && fs::exists(opt.out / "run.json", ec)) return;
+  const std::string what = fmt::format("{}", fmt::join(found, ", "));
+  if (opt.resume)
+    throw InputError(fmt::format("{} holds files of a run that cannot be resumed (no run.json: {}); --overwrite "
+                                 "replaces it",
+                                 opt.out.string(), what));
+  throw InputError(fmt::format("{} already holds a run ({}): --resume continues it, --overwrite replaces it",
+                               opt.out.string(), what));
+}
+
+std::unique_ptr<RunFolderLock> claim_run_folder(const TrainOptions& opt) {
+  const bool root = !opt.group || opt.group->is_root();
+  std::unique_ptr<RunFolderLock> lock;
+  std::string error;
+  if (root) {
+    try {
+      lock = std::make_unique<RunFolderLock>(opt.out);
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+  }
+  if (opt.group && opt.group->size() > 1) {
+    // Every process learns rank 0's outcome, so that none waits for a run that will not start.
+    const std::vector<uint64_t> ok = opt.group->allgather(error.empty() ? 1 : 0, "the lock of --out");
+    if (ok[0] == 0 && !root)
+      throw InputError(fmt::format("{}: rank 0 could not lock the folder", opt.out.string()));
+  }
+  if (!error.empty()) throw InputError(error);
+  check_run_folder(opt);  // again, now that no other run can start in the folder
+  return lock;
+}
+
 namespace {
 
 struct SeedContext {
@@ -287,6 +356,7 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
                        const TrainOptions& opt) {
   spec.check(config, "config");
   const models::TrainSettings settings = models::train_settings(config);
+  check_run_folder(opt);
   fs::create_directories(opt.out);
   // A run made before models were named (no "model" key) is an MTFN run.
   json identity = {{"config", config}, {"data", data_fingerprint(ds)}, {"seeds", opt.seeds}, {"max_epochs", opt.max_epochs}};
@@ -344,7 +414,11 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   if (!root) return results;
   atomic_write_text(opt.out / "results.json", results_to_json(results).dump(1) + "\n");
   if (!fs::exists(opt.out / "csv.done")) {  // a resumed run that had already finished adds no second row
-    append_mmsa_csv(opt.out, results);
+    results.csv = append_mmsa_csv(opt.out, results);
+    const fs::path usual = opt.out / "normal" / (results.dataset + ".csv");
+    if (results.csv != usual)
+      log.line(fmt::format("{} has other columns (a run in another mode); kept as it is, this run's row is in {}",
+                           usual.string(), results.csv.string()));
     atomic_write_text(opt.out / "csv.done", "");
   }
   return results;
