@@ -21,6 +21,7 @@
 #include "core/threads.h"
 #include "training/memory.h"
 #include "models/registry.h"
+#include "training/stop_request.h"
 #include "training/trainer.h"
 
 namespace mtfn::cli {
@@ -191,6 +192,7 @@ void add_train_command(CLI::App& app) {
       std::cout << fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
                                "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early stopping only)\n",
                                t.max_epochs);
+    catch_stop_signals();  // Ctrl-C / SIGTERM: stop at the next safe point (training/stop_request.h)
     const RunResults r = train_seeds(ds, spec, cfg, t);
     if (!group->is_root()) return;
     std::cout << "\n" << summary_table(r);

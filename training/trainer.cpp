@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -32,6 +33,7 @@
 #include "training/data_parallel.h"
 #include "training/evaluation.h"
 #include "training/model_file.h"
+#include "training/stop_request.h"
 
 namespace mtfn::training {
 
@@ -258,6 +260,41 @@ struct SeedContext {
   Logger& log;
 };
 
+// A safe point: nothing is being written. After SIGINT / SIGTERM (on any process of the group) the
+// seed stops here; the last checkpoint (epoch `finished`) stays as it was, for --resume.
+void stop_if_requested(const SeedContext& c, const std::string& tag, int64_t finished) {
+  int sig = stop_signal();
+  if (c.opt.group && c.opt.group->size() > 1) {
+    std::vector<double> v{static_cast<double>(sig)};
+    c.opt.group->allreduce_max(v, "a stop request");
+    sig = static_cast<int>(v[0]);
+  }
+  if (sig == 0) return;
+  const std::string kept =
+      finished > 0 ? fmt::format("the checkpoint of epoch {} is kept in {}", finished, c.opt.out.string())
+                   : fmt::format("no epoch of it had finished; finished seeds are kept in {}", c.opt.out.string());
+  const std::string message =
+      fmt::format("{}: stopped by {}; {}", tag, sig == SIGINT ? "Ctrl-C (SIGINT)" : sig == SIGTERM ? "SIGTERM" : "a signal", kept);
+  c.log.line(message);
+  throw Interrupted(sig, message);
+}
+
+// A loss that is NaN or infinite ends the seed (and the run): nothing after it would mean anything.
+void check_finite_loss(double loss, const std::string& what, const std::string& where,
+                       const std::vector<Tensor>& outputs, const std::vector<std::string>& tasks) {
+  if (std::isfinite(loss)) return;
+  std::string bad;
+  for (size_t t = 0; t < outputs.size() && t < tasks.size(); ++t) {
+    const std::vector<double> v = outputs[t].to_vector();
+    if (std::any_of(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }))
+      bad += (bad.empty() ? "" : ", ") + tasks[t];
+  }
+  throw std::runtime_error(fmt::format("{}: the {} is {} ({}); the seed is stopped and no results row is written "
+                                       "(a smaller learning_rate may help)",
+                                       where, what, loss,
+                                       bad.empty() ? "every output is finite" : "non-finite outputs: " + bad));
+}
+
 SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index) {
   const fs::path dir = c.opt.out / "checkpoints" / fmt::format("seed-{}", seed);
   const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors";
@@ -299,14 +336,20 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
       dp.backward(f.loss, local_rows, global_rows);
       optimizer->step();
       ++s.step;
-      train_loss += dp.global_loss(f.loss.item(), local_rows, global_rows);
+      const double step_loss = dp.global_loss(f.loss.item(), local_rows, global_rows);
+      check_finite_loss(step_loss, "training loss", fmt::format("{} epoch {} step {}", tag, epoch, i + 1), f.outputs,
+                        model.task_names());
+      train_loss += step_loss;
       ++used;
       c.log.bar(fmt::format("epoch {}", epoch), static_cast<int64_t>(i + 1), static_cast<int64_t>(batches.size()),
                 seconds_since(t0) / static_cast<double>(i + 1));
+      stop_if_requested(c, tag, s.epoch);
     }
     train_loss /= static_cast<double>(std::max<int64_t>(used, 1));
     SplitEval valid = evaluate_split(model, c.ds.valid, c.kind, batch_size);
     valid.loss = dp.agree(valid.loss);  // every process takes rank 0's early-stopping decision
+    check_finite_loss(valid.loss, "valid loss", fmt::format("{} epoch {} (valid)", tag, epoch), {}, {});
+    stop_if_requested(c, tag, s.epoch);  // before the checkpoint is written
     dp.check_replicas(fmt::format("after epoch {}", epoch));
     s.epoch = epoch;
     const bool better = valid.loss <= s.best_valid - 1e-6;
