@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
 #include <map>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "data/synth.h"
 #include "helpers.h"
 #include "models/mtfn/model.h"
 
@@ -389,6 +391,37 @@ BOOST_AUTO_TEST_CASE(sigterm_stops_at_a_safe_point_and_resume_continues) {
   BOOST_TEST_REQUIRE(testing::run_mtfn("train --resume --out " + out.string() + cfg, dir / "resumed.log") == 0);
   BOOST_TEST(testing::read_text(dir / "resumed.log").find("seed 1111 (1/2): resumed after epoch") != std::string::npos);
   BOOST_TEST(read_json(out / "results.json")["seeds"].size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_non_finite_loss_stops_the_seed_and_writes_no_results) {
+  const fs::path dir = testing::scratch("nan_loss");
+  // A small synthetic file with one NaN in a training sample's text features (text is not cleaned,
+  // as in MMSA): the training loss of the batch that holds it is NaN.
+  const data::SynthShape shape = data::SynthShape::at_scale(0.05);
+  std::string bytes = data::synth_pickle_bytes(shape, 1);
+  const data::SimsDataset ds = data::make_synth_dataset(shape, 1);
+  const float* text = ds.train.text.data();
+  const float* first = std::find_if(text, text + ds.train.text.size(), [](float v) { return v != 0; });
+  BOOST_TEST_REQUIRE((first != text + ds.train.text.size()));
+  const float value = *first, nan = std::numeric_limits<float>::quiet_NaN();
+  const std::string pattern(reinterpret_cast<const char*>(&value), sizeof value);
+  const size_t at = bytes.find(pattern);
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  bytes.replace(at, sizeof nan, std::string(reinterpret_cast<const char*>(&nan), sizeof nan));
+  std::ofstream(dir / "nan.pkl", std::ios::binary) << bytes;
+
+  const fs::path out = dir / "run";
+  BOOST_TEST(testing::run_mtfn("train --data " + (dir / "nan.pkl").string() + " --config " +
+                                   testing::small_config(dir).string() + " --seeds 1111 --max-epochs 2 --no-progress" +
+                                   " --out " + out.string(),
+                               dir / "train.log") == 1);
+  const std::string msg = testing::read_text(dir / "train.log");
+  BOOST_TEST(msg.find("mtfn train: seed 1111 (1/1) epoch 1 step ") != std::string::npos, msg);
+  BOOST_TEST(msg.find("the training loss is nan") != std::string::npos, msg);
+  BOOST_TEST(msg.find("no results row is written") != std::string::npos, msg);
+  BOOST_TEST(!fs::exists(out / "results.json"));
+  BOOST_TEST(!fs::exists(out / "normal"));
+  BOOST_TEST(!fs::exists(out / "seeds/1111.json"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
