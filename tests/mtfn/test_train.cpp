@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <thread>
@@ -395,20 +397,22 @@ BOOST_AUTO_TEST_CASE(sigterm_stops_at_a_safe_point_and_resume_continues) {
 
 BOOST_AUTO_TEST_CASE(a_non_finite_loss_stops_the_seed_and_writes_no_results) {
   const fs::path dir = testing::scratch("nan_loss");
-  // A small synthetic file with one NaN in a training sample's text features (text is not cleaned,
-  // as in MMSA): the training loss of the batch that holds it is NaN.
+  // A small synthetic file whose first training sample has a NaN label: the training loss of the
+  // batch that holds it is NaN. (A NaN feature would not do: ReLU turns NaN into 0 here.)
   const data::SynthShape shape = data::SynthShape::at_scale(0.05);
   std::string bytes = data::synth_pickle_bytes(shape, 1);
-  const data::SimsDataset ds = data::make_synth_dataset(shape, 1);
-  const float* text = ds.train.text.data();
-  const float* first = std::find_if(text, text + ds.train.text.size(), [](float v) { return v != 0; });
-  BOOST_TEST_REQUIRE((first != text + ds.train.text.size()));
-  const float value = *first, nan = std::numeric_limits<float>::quiet_NaN();
-  const std::string pattern(reinterpret_cast<const char*>(&value), sizeof value);
-  const size_t at = bytes.find(pattern);
+  const float label = data::make_synth_dataset(shape, 1).train.label(data::Task::M)[0];
+  // train is the first split; its M labels follow the key "regression_labels" as raw float64
+  size_t at = bytes.find("regression_labels");
   BOOST_TEST_REQUIRE(at != std::string::npos);
-  bytes.replace(at, sizeof nan, std::string(reinterpret_cast<const char*>(&nan), sizeof nan));
+  for (double v = 0; at + 8 <= bytes.size(); ++at) {
+    std::memcpy(&v, bytes.data() + at, 8);
+    if (std::abs(v - label) < 1e-6) break;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  bytes.replace(at, 8, std::string(reinterpret_cast<const char*>(&nan), 8));
   std::ofstream(dir / "nan.pkl", std::ios::binary) << bytes;
+  BOOST_TEST_REQUIRE(std::isnan(data::load_sims_dataset(dir / "nan.pkl").train.label(data::Task::M)[0]));
 
   const fs::path out = dir / "run";
   BOOST_TEST(testing::run_mtfn("train --data " + (dir / "nan.pkl").string() + " --config " +
