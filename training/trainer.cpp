@@ -289,10 +289,11 @@ void check_finite_loss(double loss, const std::string& what, const std::string& 
     if (std::any_of(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }))
       bad += (bad.empty() ? "" : ", ") + tasks[t];
   }
-  throw std::runtime_error(fmt::format("{}: the {} is {} ({}); the seed is stopped and no results row is written "
-                                       "(a smaller learning_rate may help)",
-                                       where, what, loss,
-                                       bad.empty() ? "every output is finite" : "non-finite outputs: " + bad));
+  const std::string cause = outputs.empty() ? "a label or an output is not finite"
+                            : bad.empty()    ? "the outputs are finite, so a label is not: check the data file"
+                                        : "non-finite outputs: " + bad + "; a smaller learning_rate may help";
+  throw std::runtime_error(fmt::format("{}: the {} is {} ({}); the seed is stopped and no results row is written",
+                                       where, what, loss, cause));
 }
 
 SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index) {
