@@ -63,7 +63,9 @@ int run(CLI::App& app, int argc, const char* const* argv) {
     // Bad arguments: one line on stderr, exit status 2 (spec/cli.md).
     if (e.get_exit_code() == 0) return app.exit(e);
     if (app.get_subcommands().empty()) {  // no subcommand, or an unknown one
-      std::cerr << "mtfn: " << e.what() << "; the subcommands are: " << subcommand_list(app)
+      const bool unknown = argc > 1 && argv[1][0] != '-';
+      std::cerr << "mtfn: " << (unknown ? "unknown subcommand '" + std::string(argv[1]) + "'" : std::string(e.what()))
+                << "; the subcommands are: " << subcommand_list(app)
                 << " (mtfn SUBCOMMAND --help)\n";
       return 2;
     }

@@ -353,6 +353,7 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_flag_and_create_nothing) {
     const std::string msg = testing::read_text(dir / "none.log");
     BOOST_TEST(msg.find("synth, inspect, train, test, predict, check-grads, bench, convert") != std::string::npos, msg);
   }
+  BOOST_TEST(testing::read_text(dir / "none.log").find("mtfn: unknown subcommand 'frobnicate'; ") == 0u);
   BOOST_TEST(testing::run_mtfn("--version", dir / "version.log") == 0);
   BOOST_TEST(testing::read_text(dir / "version.log") == "mtfn 0.2.0\n");
 }
