@@ -7,6 +7,8 @@
 #include <new>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "core/errors.h"
 
@@ -32,6 +34,11 @@ int run(CLI::App& app, int argc, const char* const* argv);
 
 // What `mtfn inspect FILE` prints, as a string (for tests); throws PickleError on a bad file.
 std::string inspect_report(const std::string& path);
+
+// Refuses (InputError) to write `out` when it is one of `inputs` ({flag, path}: the same file, by
+// path or by link), a folder, or an existing file without `overwrite`. Looks only (output_file.cpp).
+void check_output_file(const std::string& out, const std::vector<std::pair<std::string, std::string>>& inputs,
+                       bool overwrite);
 
 // Runs `read`, which reads files or values the user named: whatever it throws (a malformed file
 // may surface as any exception) is bad input, rethrown as an InputError with the same message.

@@ -22,14 +22,16 @@ using namespace mtfn::models;
 void add_convert_command(CLI::App& app) {
   struct Options {
     std::string in, out;
-    bool raw = false;
+    bool raw = false, overwrite = false;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("convert", "Convert a PyTorch .pth checkpoint (e.g. MMSA's) to a safetensors model file");
   cmd->add_option("--in", opt->in, "a torch.save(state_dict) file, zip or legacy format")->required();
-  cmd->add_option("--out", opt->out, "the safetensors file to write")->required();
+  cmd->add_option("--out", opt->out, "the safetensors file to write (a new file, or --overwrite)")->required();
+  cmd->add_flag("--overwrite", opt->overwrite, "replace --out if it exists");
   cmd->add_flag("--raw", opt->raw, "any state_dict: write every tensor as saved (no MTFN checks, no config)");
   cmd->callback([opt] {
+    check_output_file(opt->out, {{"--in", opt->in}}, opt->overwrite);
     std::unique_ptr<data::PthReader> reader;
     std::unique_ptr<Mtfn> model;
     nn::TensorDict raw;

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mtfn: train, evaluate and study MTFN (multi-task tensor fusion network) on CPUs"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Print the help of every subcommand");
+  app.set_version_flag("--version", "mtfn " MTFN_VERSION);
 
   namespace cli = mtfn::cli;
   cli::add_synth_command(app);

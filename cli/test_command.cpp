@@ -75,15 +75,18 @@ void add_predict_command(CLI::App& app) {
   struct Options {
     std::string checkpoint, data, out, split = "test";
     int threads = 0;
+    bool overwrite = false;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("predict", "Write a saved model's predictions for every sample of a split as CSV");
   cmd->add_option("--checkpoint", opt->checkpoint, "a model file (DIR/models/mtfn-<seed>.safetensors) or a PyTorch .pth (e.g. MMSA's)")->required();
   cmd->add_option("--data", opt->data, "an MMSA feature file")->required();
-  cmd->add_option("--out", opt->out, "the CSV to write")->required();
+  cmd->add_option("--out", opt->out, "the CSV to write (a new file, or --overwrite)")->required();
+  cmd->add_flag("--overwrite", opt->overwrite, "replace --out if it exists");
   cmd->add_option("--split", opt->split, "train, valid or test")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores)");
   cmd->callback([opt] {
+    check_output_file(opt->out, {{"--checkpoint", opt->checkpoint}, {"--data", opt->data}}, opt->overwrite);
     ThreadLimit threads(opt->threads);
     Loaded l = load_both(opt->checkpoint, opt->data, opt->split);
     const TrainSettings cfg = l.model->settings();

@@ -2,9 +2,12 @@
 // printed summary. The work is in training/trainer.cpp.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -20,6 +23,7 @@
 #include "models/mmsa_config.h"
 #include "models/registry.h"
 #include "training/run_config.h"
+#include "training/stop_request.h"
 #include "training/trainer.h"
 
 namespace mtfn::cli {
@@ -52,7 +56,10 @@ std::vector<uint64_t> parse_seeds(const std::string& s) {
       throw ConfigError(fmt::format("--seeds: '{}' is not a list of non-negative integers", s));
     out.push_back(v);
   }
-  if (out.empty()) throw ConfigError("--seeds: empty list");
+  if (out.empty()) throw ConfigError("--seeds: empty list (give one seed or more, e.g. --seeds 1111)");
+  for (size_t i = 0; i < out.size(); ++i)
+    if (std::find(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(i), out[i]) != out.begin() + static_cast<std::ptrdiff_t>(i))
+      throw ConfigError(fmt::format("--seeds: seed {} is given twice", out[i]));
   return out;
 }
 
@@ -84,14 +91,15 @@ std::string summary_table(const RunResults& r) {
 
 void add_train_command(CLI::App& app) {
   struct Options {
-    std::string data, config, mode, seeds, out = "runs/latest", model = "mtfn", dataset;
-    int64_t max_epochs = -1, batch_size = 0;
+    std::string data, config, mode, out = "runs/latest", model = "mtfn", dataset;
+    std::optional<std::string> seeds;            // not given: MMSA's five (one without --data)
+    std::optional<int64_t> max_epochs, batch_size;  // not given: see kNoDataMaxEpochs; the config's
     int threads = 0;
-    bool resume = false, keep_checkpoints = false, no_progress = false;
-    double synth_scale = kNoDataScale;
+    bool resume = false, overwrite = false, keep_checkpoints = false, no_progress = false;
+    std::optional<double> synth_scale;           // not given: kNoDataScale
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("train", "Train MTFN as MMSA does (seeds, early stopping, results CSV)");
+  CLI::App* cmd = app.add_subcommand("train", "Train a model as MMSA does (seeds, early stopping, results CSV)");
   cmd->add_option("--data", opt->data, "an MMSA feature file (unaligned_39.pkl); none: a synthetic CH-SIMS-shaped set");
   cmd->add_option("--model", opt->model, "mtfn or tfn (MMSA's names)")->capture_default_str();
   cmd->add_option("--dataset", opt->dataset,
@@ -104,35 +112,55 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--batch-size", opt->batch_size, "overrides the config's batch_size");
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores); results do not depend on it");
   cmd->add_option("--out", opt->out, "output folder: train.log, checkpoints, models, results")->capture_default_str();
-  cmd->add_flag("--resume", opt->resume, "continue the run in --out from its last finished epoch");
-  cmd->add_option("--synth-scale", opt->synth_scale, "without --data: split sizes relative to CH-SIMS")
-      ->capture_default_str();
+  CLI::Option* resume = cmd->add_flag("--resume", opt->resume, "continue the run in --out from its last finished epoch");
+  cmd->add_flag("--overwrite", opt->overwrite,
+                "start over in an --out that holds a run: its checkpoints, seeds and log are removed (the results "
+                "CSV keeps its rows)")
+      ->excludes(resume);
+  cmd->add_option("--synth-scale", opt->synth_scale,
+                  fmt::format("without --data: split sizes relative to CH-SIMS (default {})", kNoDataScale));
   cmd->add_flag("--keep-checkpoints", opt->keep_checkpoints, "keep each seed's last checkpoint (model + Adam state)");
   cmd->add_flag("--no-progress", opt->no_progress, "no progress bar even on a terminal");
   cmd->callback([opt] {
+    // Every flag is checked before anything is read or created.
+    if (opt->batch_size && *opt->batch_size <= 0)
+      throw ConfigError(fmt::format("--batch-size: expected a positive integer, got {}", *opt->batch_size));
+    if (opt->max_epochs && *opt->max_epochs < 0)
+      throw ConfigError(fmt::format("--max-epochs: expected 0 (early stopping only) or more, got {}",
+                                    *opt->max_epochs));
+    if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
+    if (opt->synth_scale && !opt->data.empty())
+      throw ConfigError("--synth-scale: only without --data (it sizes the synthetic set)");
+    const double synth_scale = opt->synth_scale.value_or(kNoDataScale);
+    if (!(synth_scale > 0 && synth_scale <= 1))
+      throw ConfigError(fmt::format("--synth-scale: expected a number in (0, 1], got {}", synth_scale));
+    std::error_code ec;
+    if (!opt->config.empty() && std::filesystem::is_directory(opt->config, ec))
+      throw ConfigError(fmt::format("--config: {} is a folder, expected a JSON file", opt->config));
+    const ModelSpec& spec = find_model(opt->model);
+    if (!opt->mode.empty()) parse_mode(opt->mode);
+    if (!opt->config.empty()) models::read_json_file(opt->config);  // unreadable or not JSON: before anything else
+    TrainOptions t;
+    if (opt->seeds) t.seeds = parse_seeds(*opt->seeds);
+    else if (opt->data.empty()) t.seeds = kNoDataSeeds;
+    const int64_t max_epochs = opt->max_epochs.value_or(opt->data.empty() ? kNoDataMaxEpochs : 0);
     // Under mpirun / srun: one of N data-parallel processes (docs/distributed.md); else a group of one.
     const auto group = std::make_unique<distributed::ProcessGroup>();
     ThreadLimit threads(opt->threads);
     keep_freed_memory();
-    const ModelSpec& spec = find_model(opt->model);
-    TrainOptions t;
-    if (!opt->mode.empty()) parse_mode(opt->mode);
-    if (opt->batch_size < 0) throw ConfigError("--batch-size: expected a positive integer");
-    if (opt->max_epochs < -1) throw ConfigError("--max-epochs: expected 0 or more");
-    if (opt->max_epochs == -1) opt->max_epochs = opt->data.empty() ? kNoDataMaxEpochs : 0;
-    if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
-    if (!(opt->synth_scale > 0 && opt->synth_scale <= 1)) throw ConfigError("--synth-scale: expected (0, 1]");
-    t.seeds = opt->seeds.empty() ? (opt->data.empty() ? kNoDataSeeds : t.seeds) : parse_seeds(opt->seeds);
-    if (!opt->config.empty()) models::read_json_file(opt->config);  // a bad file fails before the data is read
+    t.out = opt->out;
+    t.resume = opt->resume;
+    t.overwrite = opt->overwrite;
+    t.group = group.get();
+    check_run_folder(t);  // before reading the data: a folder holding a run is refused at once
     data::SimsDataset ds;
     if (opt->data.empty()) {  // a synthetic file in the dataset's layout (CH-SIMS's by default)
       const std::string layout = opt->dataset.empty() ? "sims" : opt->dataset;
-      ds = data::make_synth_dataset(
-          read_input([&] { return data::SynthShape::of_dataset(layout, opt->synth_scale); }), 1);
+      ds = data::make_synth_dataset(read_input([&] { return data::SynthShape::of_dataset(layout, synth_scale); }), 1);
       const std::string shaped = layout == "sims" ? "CH-SIMS-shaped" : layout + "-shaped";
       const std::string flag = layout == "sims" ? "" : " --dataset " + layout;
       t.data_label = fmt::format("synthetic {} data (mtfn synth{} --scale {} --seed 1): train {} / valid {} / test {}",
-                                 shaped, flag, opt->synth_scale, ds.train.size, ds.valid.size, ds.test.size);
+                                 shaped, flag, synth_scale, ds.train.size, ds.valid.size, ds.test.size);
     } else {
       ds = read_input([&] { return data::load_sims_dataset(opt->data); });
       t.data_label = opt->data;
@@ -142,7 +170,7 @@ void add_train_command(CLI::App& app) {
                                 opt->config, ds);
     nlohmann::ordered_json& cfg = run.config;
     if (!opt->mode.empty()) cfg["train_mode"] = mode_name(parse_mode(opt->mode));
-    if (opt->batch_size > 0) cfg["batch_size"] = opt->batch_size;
+    if (opt->batch_size) cfg["batch_size"] = *opt->batch_size;
     spec.check(cfg, opt->config.empty() ? "config" : opt->config);
     if (group->is_root()) {
       for (const std::string& w : run.warnings) std::cerr << "mtfn train: warning: " << w << "\n";
@@ -150,9 +178,9 @@ void add_train_command(CLI::App& app) {
     }
     const TrainSettings settings = train_settings(cfg);
     t.dataset = run.dataset;
-    t.out = opt->out;
-    t.max_epochs = opt->max_epochs;
-    t.resume = opt->resume;
+    // One run per folder at a time, held until this command ends (rank 0 holds it for the group).
+    const std::unique_ptr<RunFolderLock> lock = claim_run_folder(t);
+    t.max_epochs = max_epochs;
     t.keep_checkpoints = opt->keep_checkpoints;
     t.progress = !opt->no_progress && isatty(STDOUT_FILENO);
     t.console = group->is_root() ? &std::cout : nullptr;
@@ -164,15 +192,16 @@ void add_train_command(CLI::App& app) {
     if (group->size() > 1 && group->is_root())
       std::cout << fmt::format("mtfn train: data-parallel over {} processes, each taking 1/{} of every batch\n",
                                group->size(), group->size());
-    if (opt->data.empty() && opt->seeds.empty() && group->is_root())
+    if (opt->data.empty() && !opt->seeds && group->is_root())
       std::cout << fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
                                "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early stopping only)\n",
                                t.max_epochs);
+    catch_stop_signals();  // Ctrl-C / SIGTERM: stop at the next safe point (training/stop_request.h)
     const RunResults r = train_seeds(ds, spec, cfg, t);
     if (!group->is_root()) return;
     std::cout << "\n" << summary_table(r);
     std::cout << fmt::format("results: {}, {}; models: {}\n", (t.out / "results.json").string(),
-                             (t.out / "normal" / (r.dataset + ".csv")).string(), (t.out / "models").string());
+                             (r.csv.empty() ? t.out / "normal" / (r.dataset + ".csv") : r.csv).string(), (t.out / "models").string());
   });
 }
 

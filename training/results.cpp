@@ -82,18 +82,29 @@ fs::path append_mmsa_csv(const fs::path& dir, const RunResults& r) {
     header += "," + name;
     row += ",\"" + mmsa_csv_cell(mean, sum.std.get(name)) + "\"";  // pandas quotes a cell holding a comma
   }
-  const fs::path csv = dir / "normal" / (r.dataset + ".csv");
-  fs::create_directories(csv.parent_path());
-  std::string existing;
-  if (std::ifstream in{csv}) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    existing = ss.str();
+  const std::string first_line = header + "\n";
+  const fs::path folder = dir / "normal";
+  fs::create_directories(folder);
+  for (int k = 0;; ++k) {
+    const std::string name = k == 0   ? r.dataset
+                             : k == 1 ? fmt::format("{}-{}", r.dataset, models::mode_name(r.mode))
+                                      : fmt::format("{}-{}-{}", r.dataset, models::mode_name(r.mode), k);
+    const fs::path csv = folder / (name + ".csv");
+    std::string existing;
+    if (std::ifstream in{csv}) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      existing = ss.str();
+    } else if (fs::exists(csv)) {
+      continue;  // there but unreadable: not ours to replace
+    }
+    if (existing.empty()) existing = first_line;
+    // Same columns: add a row, as MMSA does; other columns: another file, this one kept as it is.
+    if (existing.rfind(first_line, 0) != 0) continue;
+    if (existing.back() != '\n') existing += "\n";
+    atomic_write_text(csv, existing + row + "\n");
+    return csv;
   }
-  // Same columns: add a row, as MMSA does; other columns (another mode): start the file again.
-  if (existing.rfind(header + "\n", 0) != 0) existing = header + "\n";
-  atomic_write_text(csv, existing + row + "\n");
-  return csv;
 }
 
 void atomic_write(const fs::path& path, const std::function<void(std::ostream&)>& write) {

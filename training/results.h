@@ -41,6 +41,7 @@ struct RunResults {
   nlohmann::ordered_json config;  // the model's flat configuration (MMSA's key names)
   std::vector<SeedResult> seeds;
   MetricList baseline;  // the test metrics of predicting the training mean (or majority class)
+  std::filesystem::path csv;  // where the CSV row went (append_mmsa_csv); empty if written by an earlier process
 };
 
 nlohmann::ordered_json metrics_to_json(const MetricList& m);  // NaN -> null
@@ -52,7 +53,10 @@ SeedResult seed_from_json(const nlohmann::ordered_json& j);
 nlohmann::ordered_json results_to_json(const RunResults& r);
 
 // Appends this run's row to DIR/normal/<dataset>.csv as MMSA's run.py does (creating the file
-// with a header "Model,<metric>,..." if needed). Returns the file's path.
+// with a header "Model,<metric>,..." if needed). Rows already there are never dropped: when that
+// file has other columns (an earlier run in the other mode), the row goes to
+// normal/<dataset>-<mode>.csv (then <dataset>-<mode>-2.csv, ...), the first with no file or the same
+// columns. Returns the file's path.
 std::filesystem::path append_mmsa_csv(const std::filesystem::path& dir, const RunResults& r);
 
 // Writes `path` through `path.tmp` + rename, so a reader (or a run killed mid-write) sees the old

@@ -8,27 +8,33 @@
 // resumed from epoch e's checkpoint computes exactly what the uninterrupted run computed.
 #include "training/trainer.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/ops.h"
 #include "data/batch.h"
 #include "data/batching.h"
+#include "distributed/process_group.h"
 #include "nn/safetensors.h"
 #include "optim/optimizer.h"
 #include "training/data_parallel.h"
 #include "training/evaluation.h"
 #include "training/model_file.h"
 #include "training/run_config.h"
+#include "training/stop_request.h"
 
 namespace mtfn::training {
 
@@ -178,6 +184,71 @@ json data_fingerprint(const data::SimsDataset& ds) {
 
 }  // namespace
 
+RunFolderLock::RunFolderLock(const fs::path& dir) {
+  fs::create_directories(dir);
+  const fs::path file = dir / ".lock";
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw InputError(fmt::format("{}: cannot open the lock file {}", dir.string(), file.string()));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    throw InputError(fmt::format("{}: another run is using this folder (it holds {}); wait for it to end or use "
+                                 "another --out",
+                                 dir.string(), file.string()));
+  }
+}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+std::vector<std::string> earlier_run_files(const fs::path& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const char* name : {"run.json", "results.json", "train.log", "csv.done", "checkpoints", "seeds", "models"})
+    if (fs::exists(dir / name, ec)) found.push_back(fs::is_directory(dir / name, ec) ? std::string(name) + "/" : name);
+  return found;
+}
+
+void check_run_folder(const TrainOptions& opt) {
+  std::error_code ec;
+  if (fs::exists(opt.out, ec) && !fs::is_directory(opt.out, ec))
+    throw InputError(fmt::format("--out: {} is a file, expected a folder", opt.out.string()));
+  if (opt.overwrite) return;
+  const std::vector<std::string> found = earlier_run_files(opt.out);
+  if (found.empty()) return;
+  if (opt.resume && fs::exists(opt.out / "run.json", ec)) return;
+  const std::string what = fmt::format("{}", fmt::join(found, ", "));
+  if (opt.resume)
+    throw InputError(fmt::format("{} holds files of a run that cannot be resumed (no run.json: {}); --overwrite "
+                                 "replaces it",
+                                 opt.out.string(), what));
+  throw InputError(fmt::format("{} already holds a run ({}): --resume continues it, --overwrite replaces it",
+                               opt.out.string(), what));
+}
+
+std::unique_ptr<RunFolderLock> claim_run_folder(const TrainOptions& opt) {
+  const bool root = !opt.group || opt.group->is_root();
+  std::unique_ptr<RunFolderLock> lock;
+  std::string error;
+  if (root) {
+    try {
+      lock = std::make_unique<RunFolderLock>(opt.out);
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+  }
+  if (opt.group && opt.group->size() > 1) {
+    // Every process learns rank 0's outcome, so that none waits for a run that will not start.
+    const std::vector<uint64_t> ok = opt.group->allgather(error.empty() ? 1 : 0, "the lock of --out");
+    if (ok[0] == 0 && !root)
+      throw InputError(fmt::format("{}: rank 0 could not lock the folder", opt.out.string()));
+  }
+  if (!error.empty()) throw InputError(error);
+  check_run_folder(opt);  // again, now that no other run can start in the folder
+  return lock;
+}
+
 namespace {
 
 struct SeedContext {
@@ -189,6 +260,42 @@ struct SeedContext {
   MetricKind kind;
   Logger& log;
 };
+
+// A safe point: nothing is being written. After SIGINT / SIGTERM (on any process of the group) the
+// seed stops here; the last checkpoint (epoch `finished`) stays as it was, for --resume.
+void stop_if_requested(const SeedContext& c, const std::string& tag, int64_t finished) {
+  int sig = stop_signal();
+  if (c.opt.group && c.opt.group->size() > 1) {
+    std::vector<double> v{static_cast<double>(sig)};
+    c.opt.group->allreduce_max(v, "a stop request");
+    sig = static_cast<int>(v[0]);
+  }
+  if (sig == 0) return;
+  const std::string kept =
+      finished > 0 ? fmt::format("the checkpoint of epoch {} is kept in {}", finished, c.opt.out.string())
+                   : fmt::format("no epoch of it had finished; finished seeds are kept in {}", c.opt.out.string());
+  const std::string message =
+      fmt::format("{}: stopped by {}; {}", tag, sig == SIGINT ? "Ctrl-C (SIGINT)" : sig == SIGTERM ? "SIGTERM" : "a signal", kept);
+  c.log.line(message);
+  throw Interrupted(sig, message);
+}
+
+// A loss that is NaN or infinite ends the seed (and the run): nothing after it would mean anything.
+void check_finite_loss(double loss, const std::string& what, const std::string& where,
+                       const std::vector<Tensor>& outputs, const std::vector<std::string>& tasks) {
+  if (std::isfinite(loss)) return;
+  std::string bad;
+  for (size_t t = 0; t < outputs.size() && t < tasks.size(); ++t) {
+    const std::vector<double> v = outputs[t].to_vector();
+    if (std::any_of(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }))
+      bad += (bad.empty() ? "" : ", ") + tasks[t];
+  }
+  const std::string cause = outputs.empty() ? "a label or an output is not finite"
+                            : bad.empty()    ? "the outputs are finite, so a label is not: check the data file"
+                                        : "non-finite outputs: " + bad + "; a smaller learning_rate may help";
+  throw std::runtime_error(fmt::format("{}: the {} is {} ({}); the seed is stopped and no results row is written",
+                                       where, what, loss, cause));
+}
 
 SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index) {
   const fs::path dir = c.opt.out / "checkpoints" / fmt::format("seed-{}", seed);
@@ -231,14 +338,20 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
       dp.backward(f.loss, local_rows, global_rows);
       optimizer->step();
       ++s.step;
-      train_loss += dp.global_loss(f.loss.item(), local_rows, global_rows);
+      const double step_loss = dp.global_loss(f.loss.item(), local_rows, global_rows);
+      check_finite_loss(step_loss, "training loss", fmt::format("{} epoch {} step {}", tag, epoch, i + 1), f.outputs,
+                        model.task_names());
+      train_loss += step_loss;
       ++used;
       c.log.bar(fmt::format("epoch {}", epoch), static_cast<int64_t>(i + 1), static_cast<int64_t>(batches.size()),
                 seconds_since(t0) / static_cast<double>(i + 1));
+      stop_if_requested(c, tag, s.epoch);
     }
     train_loss /= static_cast<double>(std::max<int64_t>(used, 1));
     SplitEval valid = evaluate_split(model, c.ds.valid, c.kind, batch_size);
     valid.loss = dp.agree(valid.loss);  // every process takes rank 0's early-stopping decision
+    check_finite_loss(valid.loss, "valid loss", fmt::format("{} epoch {} (valid)", tag, epoch), {}, {});
+    stop_if_requested(c, tag, s.epoch);  // before the checkpoint is written
     dp.check_replicas(fmt::format("after epoch {}", epoch));
     s.epoch = epoch;
     const bool better = valid.loss <= s.best_valid - 1e-6;
@@ -288,6 +401,7 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
                        const TrainOptions& opt) {
   spec.check(config, "config");
   const models::TrainSettings settings = models::train_settings(config);
+  check_run_folder(opt);
   fs::create_directories(opt.out);
   // A run made before models were named (no "model" key) is an MTFN run.
   json identity = {{"config", config}, {"data", data_fingerprint(ds)}, {"seeds", opt.seeds}, {"max_epochs", opt.max_epochs}};
@@ -346,7 +460,11 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   if (!root) return results;
   atomic_write_text(opt.out / "results.json", results_to_json(results).dump(1) + "\n");
   if (!fs::exists(opt.out / "csv.done")) {  // a resumed run that had already finished adds no second row
-    append_mmsa_csv(opt.out, results);
+    results.csv = append_mmsa_csv(opt.out, results);
+    const fs::path usual = opt.out / "normal" / (results.dataset + ".csv");
+    if (results.csv != usual)
+      log.line(fmt::format("{} has other columns (a run in another mode); kept as it is, this run's row is in {}",
+                           usual.string(), results.csv.string()));
     atomic_write_text(opt.out / "csv.done", "");
   }
   return results;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -31,16 +32,43 @@ struct TrainOptions {
   std::vector<uint64_t> seeds{1111, 1112, 1113, 1114, 1115};
   int64_t max_epochs = 0;        // 0: until early stopping
   bool resume = false;
+  bool overwrite = false;        // replace a run already in `out` (without it, train refuses such a folder)
   bool progress = false;         // a progress bar within each epoch (for a terminal)
   bool keep_checkpoints = false; // keep each seed's last checkpoint (model + optimizer) after it ends
   std::ostream* console = nullptr;  // where lines go besides DIR/train.log (nullptr: only the log)
   distributed::ProcessGroup* group = nullptr;  // data-parallel over its processes (training/data_parallel.h)
 };
 
+// DIR/.lock held with flock(2) for the life of the object: one run per folder at a time. The kernel
+// releases it when the process ends, however it ends, so a killed run never blocks the next one.
+class RunFolderLock {
+ public:
+  explicit RunFolderLock(const std::filesystem::path& dir);  // creates DIR; InputError if another run holds it
+  ~RunFolderLock();
+  RunFolderLock(const RunFolderLock&) = delete;
+  RunFolderLock& operator=(const RunFolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// What in DIR shows that a run was made there (run.json, train.log, checkpoints/, ...), for messages;
+// empty for an absent or empty folder.
+std::vector<std::string> earlier_run_files(const std::filesystem::path& dir);
+
+// Refuses (InputError) to start a new run in a folder that holds one, unless opt.resume (continue it)
+// or opt.overwrite (replace it). Looks only: changes nothing.
+void check_run_folder(const TrainOptions& opt);
+
+// The folder's lock (rank 0 of opt.group only; nullptr for the others), then check_run_folder under
+// it. Every process of the group learns whether rank 0 got the lock, and all throw if it did not.
+std::unique_ptr<RunFolderLock> claim_run_folder(const TrainOptions& opt);
+
 // Trains model `spec` with the flat configuration `config` (checked) for every seed (or resumes),
 // writes DIR/results.json, DIR/normal/<dataset>.csv and each seed's best model
 // DIR/models/<model>-<seed>.safetensors; returns the results. Bad input (--resume on another run's
-// folder, a checkpoint of another seed) is an InputError.
+// folder, a checkpoint of another seed, a folder holding a run without resume or overwrite) is an
+// InputError. The caller holds the folder's lock (claim_run_folder).
 RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spec, const nlohmann::ordered_json& config,
                        const TrainOptions& opt);
 

@@ -4,16 +4,23 @@
 // classification mode, and exit statuses for bad input.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "data/synth.h"
 #include "helpers.h"
 #include "models/mtfn/model.h"
 
@@ -185,6 +192,241 @@ BOOST_AUTO_TEST_CASE(bad_arguments_exit_2) {
   BOOST_TEST(testing::run_mtfn("train --frobnicate", dir / "4.log") == 2);
   for (const char* sub : {"train", "test", "predict", "check-grads", "bench"})
     BOOST_TEST(testing::run_mtfn(std::string(sub) + " --help", dir / "help.log") == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Issue "Never lose a user's work": what a run, predict or convert may not destroy.
+namespace {
+
+// Every file under `dir` (relative path -> bytes), to show that a refused command changed nothing.
+std::map<std::string, std::string> folder_bytes(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = testing::read_text(e.path());
+  return out;
+}
+
+size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+const char* kQuickArgs = " --synth-scale 0.05 --seeds 1111 --max-epochs 2 --no-progress";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(never_lose_work)
+
+BOOST_AUTO_TEST_CASE(train_refuses_a_folder_holding_a_run_unless_resume_or_overwrite) {
+  const fs::path dir = testing::scratch("refuse_run");
+  const fs::path out = dir / "run";
+  const std::string cfg = " --config " + testing::small_config(dir).string() + kQuickArgs;
+  // An absent folder and an empty one are fine.
+  BOOST_TEST_REQUIRE(testing::run_mtfn("train --out " + out.string() + cfg, dir / "first.log") == 0);
+  fs::create_directories(dir / "empty");
+  BOOST_TEST(testing::run_mtfn("train --out " + (dir / "empty").string() + cfg, dir / "empty.log") == 0);
+  BOOST_TEST(fs::exists(dir / "empty/results.json"));
+
+  const auto before = folder_bytes(out);
+  BOOST_TEST_REQUIRE(before.count("results.json") == 1u);
+  BOOST_TEST(testing::run_mtfn("train --out " + out.string() + cfg, dir / "again.log") == 2);
+  const std::string msg = testing::read_text(dir / "again.log");
+  BOOST_TEST(count_lines(msg) == 1u, msg);
+  BOOST_TEST(msg.find(out.string()) != std::string::npos, msg);
+  BOOST_TEST(msg.find("--resume continues it") != std::string::npos, msg);
+  BOOST_TEST(msg.find("--overwrite replaces it") != std::string::npos, msg);
+  BOOST_TEST((folder_bytes(out) == before));
+
+  // Only a train.log left (the run died before anything else): still a run, still refused.
+  fs::create_directories(dir / "log_only");
+  std::ofstream(dir / "log_only/train.log") << "seed 1111 (1/1) epoch 1: ...\n";
+  BOOST_TEST(testing::run_mtfn("train --out " + (dir / "log_only").string() + cfg, dir / "log_only.log") == 2);
+  BOOST_TEST(testing::read_text(dir / "log_only/train.log") == "seed 1111 (1/1) epoch 1: ...\n");
+  // --resume and --overwrite together make no sense.
+  BOOST_TEST(testing::run_mtfn("train --resume --overwrite --out " + out.string() + cfg, dir / "both.log") == 2);
+  BOOST_TEST((folder_bytes(out) == before));
+
+  // --overwrite replaces the run; the results CSV keeps the earlier run's row.
+  BOOST_TEST_REQUIRE(testing::run_mtfn("train --overwrite --out " + out.string() + cfg, dir / "overwrite.log") == 0);
+  BOOST_TEST(count_lines(testing::read_text(out / "normal/sims.csv")) == 3u);
+  BOOST_TEST(testing::read_text(out / "train.log").find("seed 1111 (1/1) epoch 1:") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(one_run_per_folder_at_a_time) {
+  const fs::path dir = testing::scratch("lock");
+  const fs::path out = dir / "run";
+  const std::string cfg = " --config " + testing::small_config(dir).string() + kQuickArgs;
+  fs::create_directories(out);
+  // Another run holds the folder's lock (here: this test process).
+  const int fd = ::open((out / ".lock").c_str(), O_RDWR | O_CREAT, 0644);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  BOOST_TEST_REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+  BOOST_TEST(testing::run_mtfn("train --out " + out.string() + cfg, dir / "locked.log") == 2);
+  const std::string msg = testing::read_text(dir / "locked.log");
+  BOOST_TEST(count_lines(msg) == 1u, msg);
+  BOOST_TEST(msg.find(out.string()) != std::string::npos, msg);
+  BOOST_TEST(msg.find("another run is using this folder") != std::string::npos, msg);
+  BOOST_TEST((folder_bytes(out) == std::map<std::string, std::string>{{".lock", ""}}));
+  // Released (as the kernel does when a run dies): the next run goes ahead.
+  ::close(fd);
+  BOOST_TEST(testing::run_mtfn("train --out " + out.string() + cfg, dir / "free.log") == 0);
+  BOOST_TEST(fs::exists(out / "results.json"));
+}
+
+BOOST_AUTO_TEST_CASE(predict_and_convert_never_overwrite_an_input_or_an_existing_file) {
+  const fs::path dir = testing::scratch("outputs");
+  const fs::path fixtures = testing::source_dir() / "tests/fixtures/pth";
+  fs::copy_file(fixtures / "mtfn_small.pth", dir / "m.pth");
+  fs::copy_file(fixtures / "sims_small.pkl", dir / "d.pkl");
+  const std::string pth_bytes = testing::read_text(dir / "m.pth"), data_bytes = testing::read_text(dir / "d.pkl");
+  const std::string m = (dir / "m.pth").string(), d = (dir / "d.pkl").string();
+  fs::create_directories(dir / "sub");
+  const std::string predict = "predict --checkpoint " + m + " --data " + d + " --out ";
+
+  // --out naming an input, directly or by another path to it: refused, the input untouched.
+  BOOST_TEST(testing::run_mtfn(predict + d, dir / "1.log") == 2);
+  BOOST_TEST(testing::read_text(dir / "1.log").find("is the --data file") != std::string::npos);
+  BOOST_TEST(testing::run_mtfn(predict + (dir / "sub/../m.pth").string() + " --overwrite", dir / "2.log") == 2);
+  BOOST_TEST(testing::read_text(dir / "2.log").find("is the --checkpoint file") != std::string::npos);
+  BOOST_TEST(testing::run_mtfn("convert --in " + m + " --out " + m + " --overwrite", dir / "3.log") == 2);
+  BOOST_TEST(testing::read_text(dir / "3.log").find("is the --in file") != std::string::npos);
+  BOOST_TEST(testing::read_text(dir / "m.pth") == pth_bytes);
+  BOOST_TEST(testing::read_text(dir / "d.pkl") == data_bytes);
+
+  // An existing file is replaced only with --overwrite.
+  std::ofstream(dir / "p.csv") << "my notes\n";
+  BOOST_TEST(testing::run_mtfn(predict + (dir / "p.csv").string(), dir / "4.log") == 2);
+  const std::string msg = testing::read_text(dir / "4.log");
+  BOOST_TEST(count_lines(msg) == 1u, msg);
+  BOOST_TEST(msg.find("exists; --overwrite replaces it") != std::string::npos, msg);
+  BOOST_TEST(testing::read_text(dir / "p.csv") == "my notes\n");
+  BOOST_TEST(testing::run_mtfn(predict + (dir / "p.csv").string() + " --overwrite", dir / "5.log") == 0);
+  BOOST_TEST(testing::read_text(dir / "p.csv").rfind("id,M,T,A,V,label_M,", 0) == 0);
+
+  std::ofstream(dir / "m.safetensors") << "keep";
+  BOOST_TEST(testing::run_mtfn("convert --in " + m + " --out " + (dir / "m.safetensors").string(), dir / "6.log") == 2);
+  BOOST_TEST(testing::read_text(dir / "m.safetensors") == "keep");
+  BOOST_TEST(testing::run_mtfn("convert --in " + m + " --out " + (dir / "m.safetensors").string() + " --overwrite",
+                               dir / "7.log") == 0);
+  BOOST_TEST(fs::file_size(dir / "m.safetensors") > 100u);
+  BOOST_TEST(testing::read_text(dir / "m.pth") == pth_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(results_csv_with_other_columns_is_kept) {
+  const fs::path dir = testing::scratch("csv_kept");
+  const fs::path out = dir / "run";
+  fs::create_directories(out / "normal");
+  const std::string earlier = "Model,Has0_acc_2,Loss\nmtfn,\"(70.0, 1.0)\",\"(50.0, 2.0)\"\n";
+  std::ofstream(out / "normal/sims.csv") << earlier;
+  const std::string cfg = " --config " + testing::small_config(dir).string() + kQuickArgs;
+  BOOST_TEST_REQUIRE(testing::run_mtfn("train --out " + out.string() + cfg, dir / "train.log") == 0);
+  BOOST_TEST(testing::read_text(out / "normal/sims.csv") == earlier);
+  const std::string csv = testing::read_text(out / "normal/sims-regression.csv");
+  BOOST_TEST(csv.rfind("Model,Mult_acc_2,Mult_acc_3,Mult_acc_5,F1_score,MAE,Corr,Loss\nmtfn,\"(", 0) == 0);
+  BOOST_TEST(count_lines(csv) == 2u);
+  const std::string printed = testing::read_text(dir / "train.log");
+  BOOST_TEST(printed.find((out / "normal/sims-regression.csv").string()) != std::string::npos, printed);
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_name_the_flag_and_create_nothing) {
+  const fs::path dir = testing::scratch("bad_values");
+  const fs::path out = dir / "never";
+  std::ofstream(dir / "huge_lr.json") << R"({"learning_rate": 1e30})";
+  fs::create_directories(dir / "a_folder");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--batch-size 0", "--batch-size: expected a positive integer, got 0"},
+      {"--max-epochs -1", "--max-epochs: expected 0"},
+      {"--seeds ''", "--seeds: empty list"},
+      {"--seeds 1,1", "--seeds: seed 1 is given twice"},
+      {"--data " + (dir / "x.pkl").string() + " --synth-scale 0.5", "--synth-scale: only without --data"},
+      {"--config " + (dir / "a_folder").string(), "--config: " + (dir / "a_folder").string() + " is a folder"},
+      {"--config " + (dir / "huge_lr.json").string(), "learning_rate: expected a learning rate in (0, 10], got 1e+30"},
+  };
+  for (const auto& [args, expected] : cases) {
+    BOOST_TEST(testing::run_mtfn("train " + args + " --out " + out.string(), dir / "bad.log") == 2, args);
+    const std::string msg = testing::read_text(dir / "bad.log");
+    BOOST_TEST(count_lines(msg) == 1u, msg);
+    BOOST_TEST(msg.find(expected) != std::string::npos, msg);
+    BOOST_TEST(!fs::exists(out), args);
+  }
+  // No subcommand, or an unknown one: the list of subcommands.
+  for (const char* args : {"", "frobnicate"}) {
+    BOOST_TEST(testing::run_mtfn(args, dir / "none.log") == 2);
+    const std::string msg = testing::read_text(dir / "none.log");
+    BOOST_TEST(msg.find("synth, inspect, train, test, predict, check-grads, bench, convert") != std::string::npos, msg);
+  }
+  BOOST_TEST(testing::read_text(dir / "none.log").find("mtfn: unknown subcommand 'frobnicate'; ") == 0u);
+  BOOST_TEST(testing::run_mtfn("--version", dir / "version.log") == 0);
+  BOOST_TEST(testing::read_text(dir / "version.log") == "mtfn 0.2.0\n");
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_stops_at_a_safe_point_and_resume_continues) {
+  const fs::path dir = testing::scratch("sigterm");
+  const fs::path out = dir / "run";
+  const std::string cfg = " --config " + testing::small_config(dir, R"(, "early_stop": 1000)").string() +
+                          " --synth-scale 0.05 --seeds 1111,1112 --max-epochs 150 --no-progress";
+  const fs::path log = dir / "stopped.log";
+  const std::string cmd = testing::mtfn_program().string() + " train --out " + out.string() + cfg + " >" +
+                          log.string() + " 2>&1";
+  const pid_t pid = fork();
+  BOOST_TEST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    setpgid(0, 0);
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (testing::read_text(log).find("seed 1111 (1/2) epoch 1:") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  BOOST_TEST_REQUIRE(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 143);
+  const std::string msg = testing::read_text(log);
+  BOOST_TEST(msg.find("stopped by SIGTERM") != std::string::npos, msg);
+  BOOST_TEST(msg.find("to continue: mtfn train --out " + out.string()) != std::string::npos, msg);
+  BOOST_TEST(msg.find(" --resume\n") != std::string::npos, msg);
+  BOOST_TEST(!fs::exists(out / "results.json"));
+  for (const auto& e : fs::recursive_directory_iterator(out))
+    BOOST_TEST(e.path().extension() != ".tmp", e.path().string());
+  BOOST_TEST(fs::exists(out / "checkpoints/seed-1111/last.safetensors"));
+
+  BOOST_TEST_REQUIRE(testing::run_mtfn("train --resume --out " + out.string() + cfg, dir / "resumed.log") == 0);
+  BOOST_TEST(testing::read_text(dir / "resumed.log").find("seed 1111 (1/2): resumed after epoch") != std::string::npos);
+  BOOST_TEST(read_json(out / "results.json")["seeds"].size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_non_finite_loss_stops_the_seed_and_writes_no_results) {
+  const fs::path dir = testing::scratch("nan_loss");
+  // A small synthetic file whose first training sample has a NaN label: the training loss of the
+  // batch that holds it is NaN. (A NaN feature would not do: ReLU turns NaN into 0 here.)
+  const data::SynthShape shape = data::SynthShape::at_scale(0.05);
+  std::string bytes = data::synth_pickle_bytes(shape, 1);
+  const float label = data::make_synth_dataset(shape, 1).train.label(data::Task::M)[0];
+  // train is the first split; its M labels follow the key "regression_labels" as raw float64
+  size_t at = bytes.find("regression_labels");
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  for (double v = 0; at + 8 <= bytes.size(); ++at) {
+    std::memcpy(&v, bytes.data() + at, 8);
+    if (std::abs(v - label) < 1e-6) break;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  bytes.replace(at, 8, std::string(reinterpret_cast<const char*>(&nan), 8));
+  std::ofstream(dir / "nan.pkl", std::ios::binary) << bytes;
+  BOOST_TEST_REQUIRE(std::isnan(data::load_sims_dataset(dir / "nan.pkl").train.label(data::Task::M)[0]));
+
+  const fs::path out = dir / "run";
+  BOOST_TEST(testing::run_mtfn("train --data " + (dir / "nan.pkl").string() + " --config " +
+                                   testing::small_config(dir).string() + " --seeds 1111 --max-epochs 2 --no-progress" +
+                                   " --out " + out.string(),
+                               dir / "train.log") == 1);
+  const std::string msg = testing::read_text(dir / "train.log");
+  BOOST_TEST(msg.find("mtfn train: seed 1111 (1/1) epoch 1 step ") != std::string::npos, msg);
+  BOOST_TEST(msg.find("the training loss is nan") != std::string::npos, msg);
+  BOOST_TEST(msg.find("no results row is written") != std::string::npos, msg);
+  BOOST_TEST(!fs::exists(out / "results.json"));
+  BOOST_TEST(!fs::exists(out / "normal"));
+  BOOST_TEST(!fs::exists(out / "seeds/1111.json"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -30,7 +30,9 @@ namespace {
 
 fs::path dir() { return fs::path(MTFN_SOURCE_DIR) / "tests/fixtures/pth"; }
 fs::path scratch() {
+  // Fresh each time: convert and predict refuse to replace a file without --overwrite.
   const auto p = fs::path(MTFN_BINARY_DIR) / "test-scratch" / "pth";
+  fs::remove_all(p);
   fs::create_directories(p);
   return p;
 }
