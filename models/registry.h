@@ -1,4 +1,4 @@
-// The models the program knows, by MMSA's names (`mtfn`). A new model is its folder
+// The models the program knows, by MMSA's names (`mtfn`, `tfn`). A new model is its folder
 // models/<name>/ (implementing models/model.h) plus one line in registry.cpp.
 #pragma once
 
@@ -17,14 +17,19 @@ namespace mtfn::models {
 struct ModelSpec {
   std::string name;   // MMSA's name: "mtfn"
   std::string title;  // "MTFN, the multi-task tensor fusion network"
-  // The configuration, flat under MMSA's key names: MMSA's defaults for CH-SIMS, with `config_file`
-  // (if not empty: a flat JSON or MMSA's config_regression.json) applied onto them. Unknown keys
-  // are added to `warnings`; a wrong value throws ConfigError naming the file and the key.
-  std::function<nlohmann::ordered_json(const std::string& config_file, std::vector<std::string>& warnings)> config;
+  // The model's defaults (MMSA's, for CH-SIMS) with the flat keys of `flat` applied, returned as the
+  // whole flat configuration under MMSA's key names. Unknown keys are added to `warnings`; a wrong
+  // value throws ConfigError naming `where` and the key.
+  std::function<nlohmann::ordered_json(const nlohmann::ordered_json& flat, const std::string& where,
+                                       std::vector<std::string>& warnings)>
+      configure;
   // Checks a flat configuration (after the caller's overrides); ConfigError naming the key.
   std::function<void(const nlohmann::ordered_json& config, const std::string& where)> check;
   // The model a flat configuration describes, parameters drawn from `init_seed`.
   std::function<std::unique_ptr<Model>(const nlohmann::ordered_json& config, uint64_t init_seed, DType dtype)> build;
+  // Until cli/train_command.cpp moves to `configure`: the defaults with `config_file` (if not empty:
+  // a flat JSON, or for MTFN MMSA's config_regression.json) applied. Empty for models without it.
+  std::function<nlohmann::ordered_json(const std::string& config_file, std::vector<std::string>& warnings)> config;
 };
 
 const std::vector<ModelSpec>& model_specs();
