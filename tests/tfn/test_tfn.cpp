@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(registry_configure_check_build) {
   spec.check(cfg, "f.json");
   const auto model = spec.build(cfg, 1, DType::F32);
   BOOST_TEST(model->name() == "tfn");
-  BOOST_TEST(model->settings().train_mode == TrainMode::classification);
+  BOOST_TEST((model->settings().train_mode == TrainMode::classification));
   BOOST_TEST(model->settings().batch_size == 32);
   // Round trip through config_json.
   BOOST_TEST(model->config_json() == cfg);
