@@ -206,3 +206,45 @@ BOOST_AUTO_TEST_CASE(wrong_values_name_where_and_key) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The shared experiment (training/) runs TFN unchanged: a few epochs on small synthetic data, the
+// best model saved as tfn-<seed>.safetensors and read back as a TFN.
+#include "data/synth.h"
+#include "training/model_file.h"
+#include "training/trainer.h"
+
+BOOST_AUTO_TEST_SUITE(tfn_training)
+
+BOOST_AUTO_TEST_CASE(trains_through_the_shared_loop) {
+  data::SynthShape shape;
+  shape.train = 40;
+  shape.valid = 12;
+  shape.test = 12;
+  shape.text_len = 6;
+  shape.text_dim = 10;
+  shape.audio_len = 5;
+  shape.audio_dim = 4;
+  shape.vision_len = 5;
+  shape.vision_dim = 6;
+  const data::SimsDataset ds = data::make_synth_dataset(shape, 3);
+  const ModelSpec& spec = find_model("tfn");
+  std::vector<std::string> warnings;
+  const json cfg = spec.configure(
+      json::parse(R"({"feature_dims": [10, 4, 6], "hidden_dims": [6, 3, 4], "text_out": 5, "post_fusion_dim": 6,
+                      "batch_size": 8, "learning_rate": 0.005})"),
+      "test", warnings);
+  training::TrainOptions opt;
+  opt.out = fs::path(MTFN_BINARY_DIR) / "test-scratch" / "tfn_train";
+  fs::remove_all(opt.out);
+  opt.seeds = {1111};
+  opt.max_epochs = 3;
+  const auto results = training::train_seeds(ds, spec, cfg, opt);
+  BOOST_TEST(results.model == "tfn");
+  BOOST_REQUIRE(results.seeds.size() == 1u);
+  BOOST_TEST(results.seeds[0].epochs.size() == 3u);
+  const auto model = training::load_model_file(opt.out / "models" / "tfn-1111.safetensors");
+  BOOST_TEST(model->name() == "tfn");
+  BOOST_TEST(model->config_json() == cfg);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
