@@ -1,5 +1,6 @@
 // `mtfn check-grads --reference FILE` (cli.md): the comparison itself is the model's
-// (models/mtfn/check_grads.h); this file prints its report and sets the exit status.
+// (models/<name>/check_grads.h, chosen by the file's "model" metadata, absent = mtfn); this file
+// prints its report and sets the exit status.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -9,6 +10,8 @@
 
 #include "cli/commands.h"
 #include "models/mtfn/check_grads.h"
+#include "models/tfn/check_grads.h"
+#include "nn/safetensors.h"
 
 namespace mtfn::cli {
 
@@ -27,7 +30,12 @@ void add_check_grads_command(CLI::App& app) {
       ->required();
   cmd->add_option("--tolerance", opt->tolerance, "largest relative error accepted")->capture_default_str();
   cmd->callback([opt] {
-    const CheckReport r = read_input([&] { return check_reference(opt->reference); });
+    const CheckReport r = read_input([&] {
+      const std::string model = reference_model(nn::read_safetensors_index(opt->reference).metadata);
+      if (model == "mtfn") return check_reference(opt->reference);
+      if (model == "tfn") return check_tfn_reference(opt->reference);
+      throw InputError(fmt::format("{}: a reference file of model '{}' (known: mtfn, tfn)", opt->reference, model));
+    });
     std::cout << fmt::format("check-grads {}: {}\n", opt->reference, r.description);
     for (const CheckGroup& g : r.groups)
       std::cout << fmt::format("  {:<14} max rel err {:9.2e}  ({} tensors; worst {})  {}\n", g.name, g.max_error,

@@ -1,7 +1,8 @@
-// `mtfn convert --in X.pth --out X.safetensors`: a PyTorch checkpoint (MMSA's mtfn-sims.pth) to our
+// `mtfn convert --in X.pth --out X.safetensors`: a PyTorch checkpoint (MMSA's mtfn-sims.pth or tfn-sims.pth) to our
 // model file (the state_dict under PyTorch's names, "Model." removed, plus the inferred config), so
 // that `mtfn test` / `predict` / anything reading model files can use it. With --raw, any state_dict:
 // every tensor as saved, no MTFN checks. The other way is tools/safetensors_to_torch.py.
+#include <cctype>
 #include <iostream>
 #include <memory>
 
@@ -11,13 +12,22 @@
 
 #include "data/pth.h"
 #include "cli/commands.h"
-#include "models/mtfn/pth_checkpoint.h"
+#include "models/pth.h"
 #include "training/model_file.h"
 #include "nn/safetensors.h"
 
 namespace mtfn::cli {
 
 using namespace mtfn::models;
+
+namespace {
+// [12, 5, 7] from a JSON list of integers.
+std::string json_list(const nlohmann::ordered_json& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x.dump();
+  return "[" + s + "]";
+}
+}  // namespace
 
 void add_convert_command(CLI::App& app) {
   struct Options {
@@ -33,7 +43,7 @@ void add_convert_command(CLI::App& app) {
   cmd->callback([opt] {
     check_output_file(opt->out, {{"--in", opt->in}}, opt->overwrite);
     std::unique_ptr<data::PthReader> reader;
-    std::unique_ptr<Mtfn> model;
+    std::unique_ptr<Model> model;
     nn::TensorDict raw;
     read_input([&] {
       reader = std::make_unique<data::PthReader>(opt->in);
@@ -41,7 +51,7 @@ void add_convert_command(CLI::App& app) {
         for (const data::PthEntry& e : reader->entries())
           raw.insert(e.name, reader->read(e), e.dtype == data::PthDType::int64);
       } else {
-        model = load_pth_model(*reader);
+        model = load_pth(*reader);
       }
     });
     const std::string prefix = pth_prefix(*reader);
@@ -54,13 +64,14 @@ void add_convert_command(CLI::App& app) {
       std::cout << fmt::format("wrote {}: {} tensors as saved ({} format)\n", opt->out, raw.size(), reader->format());
       return;
     }
-    const MtfnConfig& c = model->config();
+    const nlohmann::ordered_json c = model->config_json();
+    std::string title = model->name();
+    for (char& ch : title) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     std::cout << fmt::format(
-        "wrote {}: MTFN {} ({} tensors, {} parameters; feature_dims [{}, {}, {}], hidden_dims [{}, {}, {}], "
-        "text_out {}) from {} ({} format{})\n",
-        opt->out, mode_name(c.train_mode), model->state_dict().size(), model->num_parameters(), c.feature_dims[0],
-        c.feature_dims[1], c.feature_dims[2], c.hidden_dims[0], c.hidden_dims[1], c.hidden_dims[2], c.text_out, opt->in,
-        reader->format(), prefix.empty() ? "" : ", prefix 'Model.' removed");
+        "wrote {}: {} {} ({} tensors, {} parameters; feature_dims {}, hidden_dims {}, text_out {}) from {} ({} format{})\n",
+        opt->out, title, mode_name(model->settings().train_mode), model->module().state_dict().size(),
+        model->module().num_parameters(), json_list(c["feature_dims"]), json_list(c["hidden_dims"]),
+        c["text_out"].dump(), opt->in, reader->format(), prefix.empty() ? "" : ", prefix 'Model.' removed");
   });
 }
 

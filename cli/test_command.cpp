@@ -11,7 +11,7 @@
 #include "data/sims_dataset.h"
 #include "cli/commands.h"
 #include "core/threads.h"
-#include "models/mtfn/pth_checkpoint.h"
+#include "models/pth.h"
 #include "training/evaluation.h"
 #include "training/model_file.h"
 #include "training/results.h"
@@ -33,7 +33,7 @@ Loaded load_both(const std::string& checkpoint, const std::string& data_path, co
   if (split_name != "train" && split_name != "valid" && split_name != "test")
     throw InputError(fmt::format("--split: expected train, valid or test, got '{}'", split_name));
   l.model = read_input([&]() -> std::unique_ptr<Model> {
-    if (data::is_pth_file(checkpoint)) return load_pth_model(checkpoint);  // MMSA's .pth too
+    if (data::is_pth_file(checkpoint)) return load_pth(checkpoint);  // MMSA's .pth (MTFN or TFN) too
     return load_model_file(checkpoint);
   });
   l.ds = read_input([&] { return data::load_sims_dataset(data_path); });

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "data/sims_dataset.h"
+
 namespace mtfn::models {
 
 const char* mode_name(TrainMode mode) { return mode == TrainMode::classification ? "classification" : "regression"; }
@@ -11,6 +13,12 @@ TrainMode parse_mode(const std::string& name) {
   if (name == "regression") return TrainMode::regression;
   if (name == "classification") return TrainMode::classification;
   throw ConfigError(fmt::format("train_mode: expected \"regression\" or \"classification\", got \"{}\"", name));
+}
+
+std::vector<int64_t> label_classes(const Tensor& labels) {
+  std::vector<int64_t> c(static_cast<size_t>(labels.numel()));
+  for (int64_t i = 0; i < labels.numel(); ++i) c[static_cast<size_t>(i)] = data::label_class(static_cast<float>(labels.at(i)));
+  return c;
 }
 
 TrainSettings train_settings(const nlohmann::ordered_json& config) {

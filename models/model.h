@@ -35,6 +35,10 @@ struct ConfigError : InputError {
   using InputError::InputError;
 };
 
+// Classes (mtfn.md §5) of a label tensor (any dtype), compared in float32: what cross-entropy
+// learns in classification mode, for every model.
+std::vector<int64_t> label_classes(const Tensor& labels);
+
 // The settings of MMSA's training procedure that every model's configuration carries.
 struct TrainSettings {
   int64_t batch_size = 64;

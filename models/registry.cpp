@@ -3,24 +3,47 @@
 #include <fmt/format.h>
 
 #include "models/mtfn/model.h"
+#include "models/tfn/model.h"
 
 namespace mtfn::models {
 
 namespace {
 
 ModelSpec mtfn_spec() {
-  return {"mtfn", "MTFN, the multi-task tensor fusion network", /*needs_unimodal_labels=*/true,
-          [](const nlohmann::ordered_json& flat, const std::string& where, std::vector<std::string>& warnings) {
-            MtfnConfig cfg;
-            apply_config_json(cfg, flat, where, warnings);
-            return config_to_json(cfg);
-          },
-          [](const nlohmann::ordered_json& config, const std::string& where) {
-            config_from_json(config, where).validate();
-          },
-          [](const nlohmann::ordered_json& config, uint64_t seed, DType dtype) -> std::unique_ptr<Model> {
-            return std::make_unique<Mtfn>(config_from_json(config, "config"), seed, dtype);
-          }};
+  ModelSpec s;
+  s.name = "mtfn";
+  s.title = "MTFN, the multi-task tensor fusion network";
+  s.needs_unimodal_labels = true;
+  s.configure = [](const nlohmann::ordered_json& flat, const std::string& where, std::vector<std::string>& warnings) {
+    MtfnConfig cfg;
+    apply_config_json(cfg, flat, where, warnings);
+    return config_to_json(cfg);
+  };
+  s.check = [](const nlohmann::ordered_json& config, const std::string& where) {
+    config_from_json(config, where).validate();
+  };
+  s.build = [](const nlohmann::ordered_json& config, uint64_t seed, DType dtype) -> std::unique_ptr<Model> {
+    return std::make_unique<Mtfn>(config_from_json(config, "config"), seed, dtype);
+  };
+  return s;
+}
+
+ModelSpec tfn_spec() {
+  ModelSpec s;
+  s.name = "tfn";
+  s.title = "TFN, the tensor fusion network";
+  s.configure = [](const nlohmann::ordered_json& flat, const std::string& where, std::vector<std::string>& warnings) {
+    TfnConfig cfg;
+    apply_config_json(cfg, flat, where, warnings);
+    return config_to_json(cfg);
+  };
+  s.check = [](const nlohmann::ordered_json& config, const std::string& where) {
+    tfn_config_from_json(config, where).validate();
+  };
+  s.build = [](const nlohmann::ordered_json& config, uint64_t seed, DType dtype) -> std::unique_ptr<Model> {
+    return std::make_unique<Tfn>(tfn_config_from_json(config, "config"), seed, dtype);
+  };
+  return s;
 }
 
 }  // namespace
@@ -28,6 +51,7 @@ ModelSpec mtfn_spec() {
 const std::vector<ModelSpec>& model_specs() {
   static const std::vector<ModelSpec> specs = {
       mtfn_spec(),  // models/mtfn/
+      tfn_spec(),   // models/tfn/
   };
   return specs;
 }

@@ -1,4 +1,4 @@
-// The models the program knows, by MMSA's names (`mtfn`). A new model is its folder
+// The models the program knows, by MMSA's names (`mtfn`, `tfn`). A new model is its folder
 // models/<name>/ (implementing models/model.h) plus one line in registry.cpp.
 #pragma once
 

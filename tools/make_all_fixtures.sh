@@ -14,4 +14,8 @@ $PY tools/make_mtfn_reference.py --seed 1112 --batch 4 --seq 7 \
 $PY tools/make_mtfn_reference.py --seed 1113 --batch 8 --seq 5 --mode classification --num-classes 3 \
     --out $REF/mtfn_small_classification.safetensors
 $PY tools/check_mtfn_reference.py $REF/mtfn_*.safetensors
+$PY tools/make_tfn_reference.py --out $REF/tfn_small_regression.safetensors
+$PY tools/make_tfn_reference.py --mode classification --feature-dims 9,6,4 --hidden-dims 5,3,6 \
+    --text-out 4 --post-fusion-dim 7 --batch 7 --seq 4 --seed 2222 \
+    --out $REF/tfn_sizes2_classification.safetensors
 $PY tools/make_nn_fixtures.py --out tests/fixtures/nn

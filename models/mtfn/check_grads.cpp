@@ -18,82 +18,20 @@ namespace mtfn::models {
 
 using json = nlohmann::ordered_json;
 
-bool CheckReport::ok(double tolerance) const {
-  for (const CheckGroup& g : groups)
-    if (!(g.max_error <= tolerance)) return false;  // NaN fails too
-  return !groups.empty();
-}
-
-double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
-  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::fabs(a[i] - b[i]);
-    diff = std::isnan(d) ? d : std::max(diff, d);
-    scale = std::max(scale, std::fabs(b[i]));
-    if (std::isnan(diff)) return diff;
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
 namespace {
-
-struct Checker {
-  const nn::TensorDict& file;
-  CheckGroup* group = nullptr;
-
-  void begin(CheckReport& r, const std::string& name) {
-    r.groups.push_back({name, 0.0, "", 0});
-    group = &r.groups.back();
-  }
-  // Compares `ours` with the file's tensor `name` (same element count; (B) vs (B,1) is fine).
-  void compare(const std::string& name, const Tensor& ours) {
-    const Tensor& ref = file.at(name);
-    double e;
-    if (!ours.defined() || ours.numel() != ref.numel()) {
-      e = std::numeric_limits<double>::infinity();
-    } else {
-      e = relative_error(ours.to_vector(), ref.to_vector());
-    }
-    ++group->tensors;
-    if (std::isnan(group->max_error)) return;  // a NaN stays the worst
-    if (group->tensors == 1 || !(e <= group->max_error)) {
-      group->max_error = e;
-      group->worst = name;
-    }
-  }
-  void compare_scalar(const std::string& name, double ours) { compare(name, Tensor::scalar(ours, DType::F64)); }
-};
 
 // The configuration from the file's __metadata__ (JSON strings under MMSA's key names).
 MtfnConfig config_from_metadata(const nn::Metadata& meta, const std::string& path) {
-  static const char* keys[] = {"feature_dims", "hidden_dims", "text_out", "post_fusion_dim", "post_text_dim",
-                               "post_audio_dim", "post_video_dim", "dropouts", "post_dropouts", "M", "T", "A", "V",
-                               "learning_rate", "text_weight_decay", "audio_weight_decay", "video_weight_decay",
-                               "train_mode", "num_classes"};
-  json j = json::object();
-  for (const char* k : keys) {
-    auto it = meta.find(k);
-    if (it == meta.end()) {
-      if (std::string(k) == "feature_dims") throw std::runtime_error(fmt::format("{}: metadata has no feature_dims", path));
-      continue;
-    }
-    try {
-      j[k] = json::parse(it->second);
-    } catch (const json::exception&) {
-      throw std::runtime_error(fmt::format("{}: metadata {}: not JSON: {}", path, k, it->second));
-    }
-  }
+  const json j = metadata_config(meta,
+                                 {"feature_dims", "hidden_dims", "text_out", "post_fusion_dim", "post_text_dim",
+                                  "post_audio_dim", "post_video_dim", "dropouts", "post_dropouts", "M", "T", "A", "V",
+                                  "learning_rate", "text_weight_decay", "audio_weight_decay", "video_weight_decay",
+                                  "train_mode", "num_classes"},
+                                 {"feature_dims"}, path);
   MtfnConfig cfg;
   std::vector<std::string> warnings;
   apply_config_json(cfg, j, path + " (metadata)", warnings);
   return cfg;
-}
-
-int metadata_int(const nn::Metadata& meta, const std::string& key, int fallback) {
-  auto it = meta.find(key);
-  if (it == meta.end()) return fallback;
-  return json::parse(it->second).get<int>();
 }
 
 }  // namespace
@@ -123,7 +61,7 @@ CheckReport check_reference(const std::string& path) {
   const Tensor labels[4] = {t.at("label.M"), t.at("label.T"), t.at("label.A"), t.at("label.V")};
   report.description = fmt::format("{}, batch {}, seq {}, fusion width {}, {} Adam steps", mode_name(cfg.train_mode),
                                    text.size(0), text.size(1), cfg.fusion_width(), adam_steps);
-  Checker c{t};
+  ReferenceChecker c{t};
 
   // ---- forward
   MtfnOutput out = model.forward(text, audio, vision);

@@ -5,27 +5,12 @@
 #pragma once
 
 #include <string>
-#include <vector>
+
+#include "models/check_grads.h"
 
 namespace mtfn::models {
 
-struct CheckGroup {
-  std::string name;        // "outputs", "losses", "gradients", "buffers after", "adam steps"
-  double max_error = 0;    // largest relative error over the group's tensors
-  std::string worst;       // the tensor where it was
-  int tensors = 0;         // tensors compared
-};
-
-struct CheckReport {
-  std::string description;  // "regression, batch 6, seq 5, ..."
-  std::vector<CheckGroup> groups;
-  bool ok(double tolerance) const;
-};
-
-// Relative error of a against the reference b: max|a - b| / max|b| (max|a - b| when b is all zero).
-double relative_error(const std::vector<double>& a, const std::vector<double>& b);
-
-// Runs the whole comparison. Throws std::runtime_error (or nn's Error) on a malformed file.
+// Runs the whole comparison (an MTFN reference file). Throws std::runtime_error (or nn's Error) on a malformed file.
 CheckReport check_reference(const std::string& path);
 
 }  // namespace mtfn::models

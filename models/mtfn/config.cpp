@@ -7,72 +7,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "models/config_values.h"
+
 namespace mtfn::models {
 
 using json = nlohmann::ordered_json;
 
 namespace {
-
-std::string type_of(const json& v) {
-  if (v.is_number_integer() || v.is_number_unsigned()) return fmt::format("{}", v.dump());
-  if (v.is_number_float()) return v.dump();
-  if (v.is_string()) return v.dump();
-  if (v.is_boolean()) return v.dump();
-  if (v.is_array()) return fmt::format("a list of {}", v.size());
-  if (v.is_object()) return "an object";
-  return "null";
-}
-
-[[noreturn]] void bad(const std::string& where, const std::string& key, const std::string& expected, const json& v) {
-  throw ConfigError(fmt::format("{}: {}: expected {}, got {}", where, key, expected, type_of(v)));
-}
-
-int64_t get_positive_int(const json& v, const std::string& where, const std::string& key) {
-  // MMSA's files hold integers; 64.0 is accepted as 64, 64.5 is not.
-  if (v.is_number_integer() || v.is_number_unsigned()) {
-    const int64_t x = v.get<int64_t>();
-    if (x > 0) return x;
-  } else if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (d > 0 && d < 1e15 && std::floor(d) == d) return static_cast<int64_t>(d);
-  }
-  bad(where, key, "a positive integer", v);
-}
-
-double get_number(const json& v, const std::string& where, const std::string& key, double lo, double hi,
-                  bool hi_open, const char* expected) {
-  if (v.is_number() && !v.is_boolean()) {
-    const double d = v.get<double>();
-    if (std::isfinite(d) && d >= lo && (hi_open ? d < hi : d <= hi)) return d;
-  }
-  bad(where, key, expected, v);
-}
-
-template <size_t N>
-std::array<int64_t, N> get_int_list(const json& v, const std::string& where, const std::string& key) {
-  if (!v.is_array() || v.size() != N) bad(where, key, fmt::format("a list of {} positive integers", N), v);
-  std::array<int64_t, N> out{};
-  for (size_t i = 0; i < N; ++i) out[i] = get_positive_int(v[i], where, fmt::format("{}[{}]", key, i));
-  return out;
-}
-
-template <size_t N>
-std::array<double, N> get_prob_list(const json& v, const std::string& where, const std::string& key) {
-  if (!v.is_array() || v.size() != N) bad(where, key, fmt::format("a list of {} probabilities in [0, 1)", N), v);
-  std::array<double, N> out{};
-  for (size_t i = 0; i < N; ++i)
-    out[i] = get_number(v[i], where, fmt::format("{}[{}]", key, i), 0.0, 1.0, true, "a probability in [0, 1)");
-  return out;
-}
-
-// Keys of MMSA's files that mean nothing to MTFN here but are not mistakes: accepted silently.
-const std::set<std::string>& known_unused_keys() {
-  static const std::set<std::string> keys = {
-      "need_data_aligned", "need_model_aligned", "need_normalized", "featurePath", "seq_lens", "train_samples",
-      "language", "missing_rate", "missing_seed", "dataset_root_dir", "model_name", "dataset_name", "KeyEval",
-      "use_bert", "use_finetune", "cur_seed", "seeds"};
-  return keys;
-}
 
 void apply_flat(MtfnConfig& cfg, const json& j, const std::string& where, std::vector<std::string>& warnings) {
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -105,14 +46,8 @@ void apply_flat(MtfnConfig& cfg, const json& j, const std::string& where, std::v
     else if (k == "weight_decay")
       cfg.weight_decay = get_number(v, where, k, 0.0, 1e9, false, "a number >= 0");
     else if (k == "early_stop") cfg.early_stop = get_positive_int(v, where, k);
-    else if (k == "train_mode") {
-      if (!v.is_string()) bad(where, k, "\"regression\" or \"classification\"", v);
-      try {
-        cfg.train_mode = parse_mode(v.get<std::string>());
-      } catch (const ConfigError& e) {
-        throw ConfigError(fmt::format("{}: {}", where, e.what()));
-      }
-    } else if (k == "num_classes") cfg.num_classes = get_positive_int(v, where, k);
+    else if (k == "train_mode") cfg.train_mode = get_train_mode(v, where, k);
+    else if (k == "num_classes") cfg.num_classes = get_positive_int(v, where, k);
     else if (k == "KeyEval") {
       if (!v.is_string() || v.get<std::string>() != "Loss")
         bad(where, k, "\"Loss\" (MMSA's key for sims; the only one MTFN uses)", v);

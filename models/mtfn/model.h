@@ -11,37 +11,16 @@
 #include "data/batch.h"
 #include "models/model.h"
 #include "models/mtfn/config.h"
-#include "nn/batchnorm.h"
+#include "models/subnets.h"
 #include "nn/dropout.h"
 #include "nn/fusion.h"
 #include "nn/linear.h"
-#include "nn/lstm.h"
 #include "nn/module.h"
 
 namespace mtfn::models {
 
 // Dimensions: B batch, S text steps, Dt/Da/Dv input widths, Ht/Ha/Hv hidden widths, To text_out,
 // O output width (1 in regression, num_classes in classification), F = (Ha+1)(Hv+1)(To+1).
-
-// BatchNorm1d `norm` -> Dropout `drop` -> Linear+ReLU `linear_1..3` (MMSA's SubNet).
-class SubNet : public nn::Module {
- public:
-  SubNet(int64_t in, int64_t hidden, double dropout, nn::Generator& gen, DType dtype);
-  Tensor forward(const Tensor& x);  // (B, D) -> (B, H)
-  std::shared_ptr<nn::BatchNorm1d> norm;
-  std::shared_ptr<nn::Dropout> drop;
-  std::shared_ptr<nn::Linear> linear_1, linear_2, linear_3;
-};
-
-// LSTM `rnn` over all S steps, its last hidden state h_S -> Linear `linear_1` (MMSA's TextSubNet;
-// the dropout between them is p = 0 for a one-layer LSTM, so it is left out).
-class TextSubNet : public nn::Module {
- public:
-  TextSubNet(int64_t in, int64_t hidden, int64_t out, nn::Generator& gen, DType dtype);
-  Tensor forward(const Tensor& x) const;  // (B, S, Dt) -> (B, To)
-  std::shared_ptr<nn::LSTM> rnn;
-  std::shared_ptr<nn::Linear> linear_1;
-};
 
 // Dropout -> Linear+ReLU -> Linear+ReLU -> Linear: the body of every head.
 struct Head {
@@ -109,8 +88,5 @@ struct MtfnLoss {
 MtfnLoss mtfn_loss(const MtfnOutput& out, const data::Batch& batch, const MtfnConfig& cfg);
 // The same with the labels given directly: labels[i] (B) for task i (M, T, A, V).
 MtfnLoss mtfn_loss(const MtfnOutput& out, const Tensor (&labels)[4], const MtfnConfig& cfg);
-
-// Classes (mtfn.md §5) of a label tensor (any dtype), compared in float32.
-std::vector<int64_t> label_classes(const Tensor& labels);
 
 }  // namespace mtfn::models

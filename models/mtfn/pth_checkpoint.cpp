@@ -1,17 +1,9 @@
 // MTFN from a PyTorch checkpoint (see pth_checkpoint.h).
 #include "models/mtfn/pth_checkpoint.h"
 
-#include <set>
-
 #include <fmt/format.h>
 
 namespace mtfn::models {
-
-std::string pth_prefix(const data::PthReader& reader) {
-  for (const data::PthEntry& e : reader.entries())
-    if (e.name.starts_with("Model.")) return "Model.";
-  return "";
-}
 
 MtfnConfig infer_mtfn_config(const data::PthReader& reader, const std::string& prefix) {
   // The size `dim` of tensor `name`, which must have `rank` dimensions.
@@ -53,25 +45,7 @@ std::unique_ptr<Mtfn> load_pth_model(const data::PthReader& reader) {
   const std::string prefix = pth_prefix(reader);
   const MtfnConfig cfg = infer_mtfn_config(reader, prefix);
   auto model = std::make_unique<Mtfn>(cfg, 0, DType::F32);
-  const nn::StateDict state = model->state_dict();
-  std::string problems;
-  auto note = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
-  std::set<std::string> wanted;
-  for (const nn::NamedTensor& t : state) {
-    wanted.insert(prefix + t.name);
-    const data::PthEntry* e = reader.find(prefix + t.name);
-    if (!e) note(fmt::format("missing '{}{}'", prefix, t.name));
-    else if (e->shape != t.tensor.shape())
-      note(fmt::format("'{}' has shape {} in the file, {} in the model", e->name, shape_str(e->shape),
-                       shape_str(t.tensor.shape())));
-  }
-  for (const data::PthEntry& e : reader.entries())
-    if (e.name.starts_with(prefix) && !wanted.count(e.name)) note(fmt::format("unexpected '{}'", e.name));
-  if (!problems.empty()) throw data::PthError(fmt::format("{}: {}", reader.source_name(), problems));
-  for (const nn::NamedTensor& t : state) {
-    Tensor dst = t.tensor;  // shares the module's storage: read in place
-    reader.read_into(*reader.find(prefix + t.name), dst);
-  }
+  read_pth_state(reader, prefix, *model);
   model->eval();
   return model;
 }

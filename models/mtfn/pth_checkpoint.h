@@ -11,11 +11,9 @@
 #include "data/pth.h"
 #include "models/mtfn/config.h"
 #include "models/mtfn/model.h"
+#include "models/pth.h"  // pth_prefix, read_pth_state
 
 namespace mtfn::models {
-
-// "Model." if the checkpoint holds MMSA's wrapper (any name starts with it), else "".
-std::string pth_prefix(const data::PthReader& reader);
 
 // The sizes the tensors imply; everything else keeps MMSA's sims defaults:
 //   feature_dims  text_subnet.rnn.weight_ih_l0 (4Ht, Dt), audio_subnet.norm.weight (Da),
