@@ -112,7 +112,7 @@ int main() {
   show("dy/db", b.grad(), gb, central_differences(b, y_value));
 
   std::printf(
-      "\nReading order through the engine (paths under include/mtfn/ when installed, core/ in the source):\n"
+      "\nReading order through the engine (the source tree's core/; the headers are also installed under include/mtfn/):\n"
       "  1. core/tensor.h            Tensor: shape, dtype, shared storage, views, and the autograd fields\n"
       "  2. core/grad_slot.h         GradSlot: a tensor's gradient, shared / owned / pending zero\n"
       "  3. core/autograd.h/.cpp     Node, record(), accumulate_grad(), run_backward(): sort and reverse loop\n"
