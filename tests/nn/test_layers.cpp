@@ -1,5 +1,6 @@
 // Linear, LSTM, BatchNorm1d, TensorFusion: finite differences in float64 and PyTorch parity
 // (tests/fixtures/nn/, 1e-10 relative).
+#include "core/autograd.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
 #include "core/ops/shape.h"
