@@ -43,10 +43,10 @@ std::string GradcheckResult::describe() const {
                                                 : fmt::format("FAILED, {} of {} elements", failed, checked));
   if (input < 0) return head;
   return fmt::format("{}; worst input {} {} element {} {}: analytic {:.10g} numeric {:.10g}, |a - n| {:.3g} {} "
-                     "tolerance {:.3g} (atol {:g} + rtol {:g} |n| + rounding, h {:g})",
+                     "tolerance {:.3g} (atol {:g} + rtol {:g} |n| + rounding, h {:g}; ratio {:.3g})",
                      head, input, shape_str(input_shape), element, multi_index(input_shape, element), analytic,
                      numeric, std::abs(analytic - numeric), worst_ratio <= 1 ? "<=" : ">", tolerance, options.atol,
-                     options.rtol, options.h);
+                     options.rtol, options.h, worst_ratio);
 }
 
 GradcheckResult gradcheck(std::string op, const GradcheckFn& f, std::vector<Tensor> inputs,

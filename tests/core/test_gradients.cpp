@@ -1,5 +1,5 @@
-// Finite-difference checks (float64, 1e-6 relative) of every op, over several shapes,
-// broadcasting and size-1 dimensions included.
+// Finite-difference checks (float64, gradcheck's default tolerances: core/gradcheck.h) of every op,
+// over several shapes, broadcasting and size-1 dimensions included.
 #include <boost/test/unit_test.hpp>
 
 #include "core/ops/activation.h"

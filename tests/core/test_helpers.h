@@ -26,6 +26,7 @@ inline Tensor leaf(Shape s, uint64_t seed, double lo = -1.0, double hi = 1.0) {
 #define CHECK_GRADS(op, f, ...)                                                          \
   do {                                                                                   \
     const auto res_ = ::mtfn::gradcheck(op, f, std::vector<::mtfn::Tensor>{__VA_ARGS__}); \
+    BOOST_TEST_MESSAGE(res_.describe()); /* every check's worst element, at --log_level=message */ \
     BOOST_TEST(res_.passed(), res_.describe());                                          \
   } while (0)
 
