@@ -2,6 +2,14 @@
 // graph, and the error messages of misuse.
 #include <boost/test/unit_test.hpp>
 
+#include "core/autograd.h"
+#include "core/ops/activation.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/fusion.h"
+#include "core/ops/loss.h"
+#include "core/ops/matmul.h"
+#include "core/ops/reduce.h"
+#include "core/ops/shape.h"
 #include "tests/core/test_helpers.h"
 
 using namespace mtfn;

@@ -3,6 +3,13 @@
 #include <boost/test/unit_test.hpp>
 #include <tbb/global_control.h>
 
+#include "core/ops/activation.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/fusion.h"
+#include "core/ops/loss.h"
+#include "core/ops/matmul.h"
+#include "core/ops/reduce.h"
+#include "core/ops/shape.h"
 #include "tests/core/test_helpers.h"
 
 using namespace mtfn;

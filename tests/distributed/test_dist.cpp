@@ -6,7 +6,10 @@
 #include <set>
 
 #include "core/gradcheck.h"
-#include "core/ops.h"
+#include "core/ops/activation.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/matmul.h"
+#include "core/ops/reduce.h"
 #include "distributed/distributed.h"
 #include "nn/batchnorm.h"
 #include "tests/nn/nn_test_helpers.h"
@@ -126,7 +129,7 @@ BOOST_AUTO_TEST_CASE(gradients_match_central_differences) {
   auto f = [&](const std::vector<Tensor>& in) {
     return sync_batch_norm_train(group, in[0], in[1], in[2], 1e-5, nullptr, nullptr, nullptr);
   };
-  CHECK_GRADS(f, testing::leaf({5, 4}, 21, -1, 2), testing::leaf({4}, 22, 0.5, 1.5), testing::leaf({4}, 23));
+  CHECK_GRADS("sync_batch_norm_train", f, testing::leaf({5, 4}, 21, -1, 2), testing::leaf({4}, 22, 0.5, 1.5), testing::leaf({4}, 23));
 }
 
 BOOST_AUTO_TEST_CASE(the_module_hook_updates_running_statistics_with_the_global_row_count) {

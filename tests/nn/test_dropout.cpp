@@ -1,6 +1,7 @@
 // Dropout: keyed masks (thread count, sharding), the kept fraction, scaling, gradients.
 #include <tbb/task_arena.h>
 
+#include "core/ops/reduce.h"
 #include "tests/nn/nn_test_helpers.h"
 
 using namespace mtfn;
@@ -70,7 +71,7 @@ BOOST_AUTO_TEST_CASE(op_matches_plain_loop_and_scales_kept_values) {
 BOOST_AUTO_TEST_CASE(gradcheck_with_a_fixed_mask) {
   Tensor x = leaf({4, 6}, 3);
   const DropoutKey key{.seed = 11, .step = 2, .row_offset = 0};
-  CHECK_GRADS([&](const std::vector<Tensor>& in) { return dropout(in[0], 0.5, key); }, {x});
+  CHECK_GRADS("dropout", [&](const std::vector<Tensor>& in) { return dropout(in[0], 0.5, key); }, {x});
 }
 
 BOOST_AUTO_TEST_CASE(module_modes_steps_and_edge_probabilities) {

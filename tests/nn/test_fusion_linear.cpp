@@ -2,6 +2,11 @@
 // equality with the unfused composition linear(dropout(tensor_fusion(a, v, t))) in value, mask and gradients.
 #include <tbb/task_arena.h>
 
+#include "core/autograd.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/fusion.h"
+#include "core/ops/matmul.h"
+#include "core/ops/reduce.h"
 #include "nn/fusion_linear.h"
 #include "tests/nn/nn_test_helpers.h"
 
@@ -53,7 +58,7 @@ BOOST_AUTO_TEST_CASE(gradcheck_float64_with_dropout_and_without) {
   const DropoutKey key{.seed = 3, .step = 5, .row_offset = 2};
   for (double p : {0.3, 0.0}) {
     Case c(DType::F64);
-    CHECK_GRADS([&](const std::vector<Tensor>& in) { return fused(in, p, key); }, c.a, c.v, c.t, c.w, c.b);
+    CHECK_GRADS("fusion_dropout_linear", [&](const std::vector<Tensor>& in) { return fused(in, p, key); }, c.a, c.v, c.t, c.w, c.b);
   }
 }
 

@@ -1,5 +1,9 @@
 // Linear, LSTM, BatchNorm1d, TensorFusion: finite differences in float64 and PyTorch parity
 // (tests/fixtures/nn/, 1e-10 relative).
+#include "core/autograd.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/reduce.h"
+#include "core/ops/shape.h"
 #include "tests/nn/nn_test_helpers.h"
 
 using namespace mtfn;
@@ -58,7 +62,7 @@ BOOST_AUTO_TEST_CASE(gradcheck_float64) {
   Linear lin(4, 3, gen);
   lin.to(DType::F64);
   Tensor x = leaf({5, 4}, 11);
-  CHECK_GRADS([&](const std::vector<Tensor>& in) { return lin.forward(in[0]); }, with(x, params_of(lin)));
+  CHECK_GRADS("Linear", [&](const std::vector<Tensor>& in) { return lin.forward(in[0]); }, with(x, params_of(lin)));
 }
 
 BOOST_AUTO_TEST_CASE(pytorch_parity) {
@@ -114,7 +118,7 @@ BOOST_AUTO_TEST_CASE(gradcheck_two_layers_output_and_final_states) {
   LSTM rnn(3, 4, 2, gen);
   rnn.to(DType::F64);
   Tensor x = leaf({2, 4, 3}, 5);  // B = 2, T = 4
-  CHECK_GRADS(
+  CHECK_GRADS("LSTM",
       [&](const std::vector<Tensor>& in) {
         LSTMOutput o = rnn.forward(in[0]);
         return flat_concat({o.output, o.h_n, o.c_n});
@@ -127,7 +131,7 @@ BOOST_AUTO_TEST_CASE(gradcheck_through_h_n_only) {
   LSTM rnn(3, 2, 1, gen);
   rnn.to(DType::F64);
   Tensor x = leaf({3, 5, 3}, 7);
-  CHECK_GRADS([&](const std::vector<Tensor>& in) { return rnn.forward(in[0]).h_n; }, with(x, params_of(rnn)));
+  CHECK_GRADS("LSTM", [&](const std::vector<Tensor>& in) { return rnn.forward(in[0]).h_n; }, with(x, params_of(rnn)));
 }
 
 BOOST_AUTO_TEST_CASE(gradcheck_single_step_and_c_n) {
@@ -135,7 +139,7 @@ BOOST_AUTO_TEST_CASE(gradcheck_single_step_and_c_n) {
   LSTM rnn(2, 3, 1, gen);
   rnn.to(DType::F64);
   Tensor x = leaf({2, 1, 2}, 9);
-  CHECK_GRADS([&](const std::vector<Tensor>& in) { return rnn.forward(in[0]).c_n; }, with(x, params_of(rnn)));
+  CHECK_GRADS("LSTM", [&](const std::vector<Tensor>& in) { return rnn.forward(in[0]).c_n; }, with(x, params_of(rnn)));
 }
 
 void lstm_parity(const std::string& file, int64_t layers) {
@@ -187,7 +191,7 @@ BOOST_AUTO_TEST_CASE(gradcheck_training_mode) {
   bn.weight.copy_from(Tensor::from_vector({1.5, -0.5, 0.8}, {3}));
   bn.bias.copy_from(Tensor::from_vector({0.1, 0.2, -0.3}, {3}));
   Tensor x = leaf({5, 3}, 21, -2, 2);
-  CHECK_GRADS([&](const std::vector<Tensor>& in) { return bn.forward(in[0]); }, with(x, params_of(bn)));
+  CHECK_GRADS("BatchNorm1d", [&](const std::vector<Tensor>& in) { return bn.forward(in[0]); }, with(x, params_of(bn)));
 }
 
 BOOST_AUTO_TEST_CASE(gradcheck_eval_mode) {
@@ -198,7 +202,7 @@ BOOST_AUTO_TEST_CASE(gradcheck_eval_mode) {
   bn.weight.copy_from(Tensor::from_vector({1.5, -0.5, 0.8}, {3}));
   bn.eval();
   Tensor x = leaf({4, 3}, 22, -2, 2);
-  CHECK_GRADS([&](const std::vector<Tensor>& in) { return bn.forward(in[0]); }, with(x, params_of(bn)));
+  CHECK_GRADS("BatchNorm1d", [&](const std::vector<Tensor>& in) { return bn.forward(in[0]); }, with(x, params_of(bn)));
 }
 
 BOOST_AUTO_TEST_CASE(pytorch_parity_train_then_eval) {
@@ -250,7 +254,7 @@ BOOST_AUTO_TEST_SUITE(fusion_module)
 BOOST_AUTO_TEST_CASE(gradcheck_float64) {
   TensorFusion fusion;
   Tensor a = leaf({2, 2}, 31), v = leaf({2, 3}, 32), t = leaf({2, 2}, 33);
-  CHECK_GRADS([&](const std::vector<Tensor>& in) { return fusion.forward(in[0], in[1], in[2]); }, {a, v, t});
+  CHECK_GRADS("TensorFusion", [&](const std::vector<Tensor>& in) { return fusion.forward(in[0], in[1], in[2]); }, {a, v, t});
   BOOST_TEST(TensorFusion::output_width(32, 256, 256) == 2179617);
 }
 

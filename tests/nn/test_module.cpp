@@ -1,4 +1,5 @@
 // Module bookkeeping: PyTorch's names and order, strict loading, freezing, dtype conversion.
+#include "core/ops/reduce.h"
 #include "tests/nn/nn_test_helpers.h"
 
 using namespace mtfn;

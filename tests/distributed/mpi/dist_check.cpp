@@ -23,7 +23,10 @@
 #include <fmt/format.h>
 
 #include "core/gradcheck.h"
-#include "core/ops.h"
+#include "core/ops/activation.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/loss.h"
+#include "core/ops/matmul.h"
 #include "data/batching.h"
 #include "distributed/distributed.h"
 #include "nn/nn.h"
