@@ -32,6 +32,7 @@ namespace {
 fs::path dir() { return fs::path(MTFN_SOURCE_DIR) / "tests/fixtures/pth"; }
 fs::path scratch() {
   const auto p = fs::path(MTFN_BINARY_DIR) / "test-scratch" / "tfn_pth";
+  fs::remove_all(p);  // convert and predict never overwrite an existing file: start empty
   fs::create_directories(p);
   return p;
 }
