@@ -138,8 +138,18 @@ void add_train_command(CLI::App& app) {
     if (!opt->config.empty() && std::filesystem::is_directory(opt->config, ec))
       throw ConfigError(fmt::format("--config: {} is a folder, expected a JSON file", opt->config));
     const ModelSpec& spec = find_model(opt->model);
+    if (!opt->dataset.empty()) models::check_dataset_name(opt->dataset);
     if (!opt->mode.empty()) parse_mode(opt->mode);
     if (!opt->config.empty()) models::read_json_file(opt->config);  // unreadable or not JSON: before anything else
+    std::string from_config;  // MMSA's run.py: no file given, the config's dataset_root_dir / featurePath
+    if (opt->data.empty() && !opt->config.empty() && !opt->synth_scale) {
+      from_config = data_file_from_config(opt->config, spec.name, opt->dataset.empty() ? "sims" : opt->dataset);
+      if (!from_config.empty() && !std::filesystem::exists(from_config, ec))
+        throw ConfigError(fmt::format("{}: featurePath names {}, which does not exist (give --data, or correct "
+                                      "dataset_root_dir / featurePath)",
+                                      opt->config, from_config));
+      opt->data = from_config;
+    }
     TrainOptions t;
     if (opt->seeds) t.seeds = parse_seeds(*opt->seeds);
     else if (opt->data.empty()) t.seeds = kNoDataSeeds;
@@ -192,6 +202,9 @@ void add_train_command(CLI::App& app) {
     if (group->size() > 1 && group->is_root())
       std::cout << fmt::format("mtfn train: data-parallel over {} processes, each taking 1/{} of every batch\n",
                                group->size(), group->size());
+    if (!from_config.empty() && group->is_root())
+      std::cout << fmt::format("mtfn train: no --data: {} names {} (dataset_root_dir / featurePath)\n", opt->config,
+                               from_config);
     if (opt->data.empty() && !opt->seeds && group->is_root())
       std::cout << fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
                                "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early stopping only)\n",

@@ -2,10 +2,12 @@
 // entries and the models this program runs), and the resolution MMSA's run.py does.
 #include "models/mmsa_config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "models/model.h"
 
@@ -361,6 +363,12 @@ void merge_into(json& out, const json& part, const std::string& where) {
 const std::vector<std::string>& dataset_names() {
   static const std::vector<std::string> names = {"sims", "simsv2", "mosi", "mosei"};
   return names;
+}
+
+void check_dataset_name(const std::string& name) {
+  const auto& names = dataset_names();
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    throw ConfigError(fmt::format("--dataset: unknown dataset '{}' (known: {})", name, fmt::join(names, ", ")));
 }
 
 const json& builtin_mmsa_config() {

@@ -14,6 +14,8 @@ namespace mtfn::models {
 
 // MMSA's dataset names, in the order a user meets them.
 const std::vector<std::string>& dataset_names();  // sims, simsv2, mosi, mosei
+// ConfigError "--dataset: unknown dataset 'x' (known: ...)" unless `name` is one of them.
+void check_dataset_name(const std::string& name);
 
 // The built-in copy of config_regression.json (release 2.2.1): datasetCommonParams for every
 // dataset above and the entries of every model in the registry.

@@ -1,6 +1,7 @@
 #include "training/run_config.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -29,6 +30,51 @@ std::string infer_dataset(const data::SimsDataset& ds, std::string* why) {
   return name;
 }
 
+namespace {
+
+// MMSA's resolution, with need_data_aligned (from the model's entry) picking the aligned dataset entry.
+json resolve_aligned_as_asked(const json& file, const std::string& model, const std::string& dataset,
+                              const std::string& where) {
+  const json unaligned = models::resolve_mmsa_config(file, model, dataset, where);
+  if (!unaligned.value("need_data_aligned", false)) return unaligned;
+  return models::resolve_mmsa_config(file, model, dataset, where, /*aligned=*/true);
+}
+
+}  // namespace
+
+void check_mmsa_switches(const json& flat, const std::string& where) {
+  auto is = [&](const char* key, const json& value) { return flat.contains(key) && flat[key] == value; };
+  auto refuse = [&](const char* key, const std::string& why) {
+    throw models::ConfigError(fmt::format("{}: {}: {} ({})", where, key, flat[key].dump(), why));
+  };
+  if (flat.contains("KeyEval") && !is("KeyEval", "Loss"))
+    refuse("KeyEval", "MMSA then keeps the epoch that maximises that metric; only \"Loss\", MMSA's choice for these "
+                      "models, is supported");
+  if (is("use_bert", true))
+    refuse("use_bert", "MMSA then reads text_bert and fine-tunes BERT; these models read the text features");
+  if (is("need_normalized", false))
+    refuse("need_normalized", "MMSA then keeps the audio and vision sequences; the tensor fusion models average them "
+                              "over time (MMSA's true)");
+  if (is("need_model_aligned", true))
+    refuse("need_model_aligned", "MMSA aligns the modalities inside models that do so; MTFN and TFN do not");
+}
+
+std::string data_file_from_config(const std::string& config_file, const std::string& model, const std::string& dataset) {
+  const json file = models::read_json_file(config_file);
+  const json flat = resolve_aligned_as_asked(file, model, dataset, config_file);
+  if (!flat.contains("featurePath")) return "";
+  if (!flat["featurePath"].is_string())
+    throw models::ConfigError(fmt::format("{}: featurePath: expected a path, got {}", config_file, flat["featurePath"].dump()));
+  std::filesystem::path path = flat["featurePath"].get<std::string>();
+  if (file.contains("datasetCommonParams") && file["datasetCommonParams"].contains("dataset_root_dir")) {
+    const json& root = file["datasetCommonParams"]["dataset_root_dir"];
+    if (!root.is_string())
+      throw models::ConfigError(fmt::format("{}: dataset_root_dir: expected a path, got {}", config_file, root.dump()));
+    path = std::filesystem::path(root.get<std::string>()) / path;
+  }
+  return path.string();
+}
+
 MetricKind metric_kind_of_dataset(const std::string& dataset) {
   return dataset.find("sims") != std::string::npos ? MetricKind::sims : MetricKind::mosi;
 }
@@ -37,14 +83,12 @@ RunConfig resolve_run(const std::string& model, const std::string& dataset, cons
                       const data::SimsDataset& ds) {
   RunConfig r;
   r.spec = &models::find_model(model);
-  const auto& names = models::dataset_names();
   if (dataset.empty()) {
     std::string why;
     r.dataset = infer_dataset(ds, &why);
     r.inferred = fmt::format("--dataset not given: the data looks like {} ({}); give --dataset to choose", r.dataset, why);
   } else {
-    if (std::find(names.begin(), names.end(), dataset) == names.end())
-      throw models::ConfigError(fmt::format("--dataset: unknown dataset '{}' (known: {})", dataset, fmt::join(names, ", ")));
+    models::check_dataset_name(dataset);
     r.dataset = dataset;
   }
   if (r.spec->needs_unimodal_labels && !ds.has_label(data::Task::T))
@@ -60,7 +104,7 @@ RunConfig resolve_run(const std::string& model, const std::string& dataset, cons
   std::string where = "built-in MMSA config";
   const json data_dims = {ds.text_dim, ds.audio_dim, ds.vision_dim};
   if (!config_file.empty()) {
-    const json file = models::resolve_mmsa_config(models::read_json_file(config_file), model, r.dataset, config_file);
+    const json file = resolve_aligned_as_asked(models::read_json_file(config_file), model, r.dataset, config_file);
     for (auto it = file.begin(); it != file.end(); ++it) flat[it.key()] = it.value();
     where = config_file;
     // MMSA takes the feature widths from the data file, whatever the config says.
@@ -69,6 +113,7 @@ RunConfig resolve_run(const std::string& model, const std::string& dataset, cons
                                        file["feature_dims"].dump(), data_dims.dump()));
   }
   flat["feature_dims"] = data_dims;
+  check_mmsa_switches(flat, where);
   r.config = r.spec->configure(flat, where, r.warnings);
   return r;
 }

@@ -25,6 +25,15 @@ std::string infer_dataset(const data::SimsDataset& ds, std::string* why = nullpt
 // The metric family of a dataset: SIMS's for sims and simsv2, MOSI's for mosi and mosei.
 MetricKind metric_kind_of_dataset(const std::string& dataset);
 
+// MMSA's switches that change what it does, each honoured or refused with one line naming the key:
+// KeyEval other than "Loss", use_bert true, need_normalized false, need_model_aligned true are
+// refused (ConfigError). need_data_aligned true picks datasetCommonParams.<dataset>.aligned.
+void check_mmsa_switches(const nlohmann::ordered_json& flat, const std::string& where);
+
+// The data file a user's MMSA config names for the model on the dataset (MMSA's run.py reads it
+// when no file is given): datasetCommonParams.dataset_root_dir / featurePath, or "" if it names none.
+std::string data_file_from_config(const std::string& config_file, const std::string& model, const std::string& dataset);
+
 struct RunConfig {
   const models::ModelSpec* spec = nullptr;
   std::string dataset;                // sims, simsv2, mosi, mosei
