@@ -1,5 +1,6 @@
 // `mtfn train`: options, the data (a file, or a synthetic set when none is given), the run, and the
 // printed summary. The work is in training/trainer.cpp.
+#include <cblas.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,7 +95,7 @@ void add_train_command(CLI::App& app) {
     std::string data, config, mode, out = "runs/latest", model = "mtfn", dataset;
     std::optional<std::string> seeds;            // not given: MMSA's five (one without --data)
     std::optional<int64_t> max_epochs, batch_size;  // not given: see kNoDataMaxEpochs; the config's
-    int threads = 0;
+    int threads = 0, blas_threads = 0;
     bool resume = false, overwrite = false, keep_checkpoints = false, no_progress = false;
     std::optional<double> synth_scale;           // not given: kNoDataScale
   };
@@ -111,6 +112,8 @@ void add_train_command(CLI::App& app) {
                   "stop after N epochs at most (0: only early stopping, the default; 12 without --data)");
   cmd->add_option("--batch-size", opt->batch_size, "overrides the config's batch_size");
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores); results do not depend on it");
+  cmd->add_option("--blas-threads", opt->blas_threads,
+                  "OpenBLAS's threads (0: all cores); the last bits of its GEMMs depend on it (mtfn tune uses 1)");
   cmd->add_option("--out", opt->out, "output folder: train.log, checkpoints, models, results")->capture_default_str();
   CLI::Option* resume = cmd->add_flag("--resume", opt->resume, "continue the run in --out from its last finished epoch");
   cmd->add_flag("--overwrite", opt->overwrite,
@@ -129,6 +132,7 @@ void add_train_command(CLI::App& app) {
       throw ConfigError(fmt::format("--max-epochs: expected 0 (early stopping only) or more, got {}",
                                     *opt->max_epochs));
     if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
+    if (opt->blas_threads < 0) throw ConfigError("--blas-threads: expected 0 or more");
     if (opt->synth_scale && !opt->data.empty())
       throw ConfigError("--synth-scale: only without --data (it sizes the synthetic set)");
     const double synth_scale = opt->synth_scale.value_or(kNoDataScale);
@@ -157,6 +161,7 @@ void add_train_command(CLI::App& app) {
     // Under mpirun / srun: one of N data-parallel processes (docs/distributed.md); else a group of one.
     const auto group = std::make_unique<distributed::ProcessGroup>();
     ThreadLimit threads(opt->threads);
+    if (opt->blas_threads > 0) openblas_set_num_threads(opt->blas_threads);
     keep_freed_memory();
     t.out = opt->out;
     t.resume = opt->resume;

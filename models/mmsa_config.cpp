@@ -347,6 +347,46 @@ constexpr const char* kBuiltin = R"json({
  }
 })json";
 
+// MMSA's config_tune.json (release 2.2.1), the entries of the models this program runs.
+constexpr const char* kBuiltinTune = R"json({
+ "mtfn": {
+  "commonParams": {"need_data_aligned": false, "need_model_aligned": false, "need_normalized": true, "early_stop": 8},
+  "debugParams": {
+   "d_paras": ["hidden_dims", "text_out", "post_fusion_dim", "post_text_dim", "post_audio_dim", "post_video_dim", "dropouts", "post_dropouts", "batch_size", "learning_rate", "M", "T", "A", "V", "text_weight_decay", "audio_weight_decay", "video_weight_decay", "weight_decay"],
+   "hidden_dims": [[128, 16, 128], [64, 16, 64], [128, 32, 128], [256, 32, 256], [64, 32, 64]],
+   "text_out": [32, 64, 128, 256],
+   "post_fusion_dim": [16, 32, 64, 128],
+   "post_text_dim": [8, 16, 32, 64],
+   "post_audio_dim": [4, 5],
+   "post_video_dim": [8, 16, 32, 64],
+   "dropouts": [[0.3, 0.3, 0.3], [0.2, 0.2, 0.2], [0.4, 0.4, 0.4], [0.3, 0.3, 0.3]],
+   "post_dropouts": [[0.2, 0.2, 0.2, 0.2], [0.3, 0.3, 0.3, 0.3], [0.4, 0.4, 0.4, 0.4], [0.5, 0.5, 0.5, 0.5]],
+   "batch_size": [32, 64],
+   "learning_rate": [0.0005, 0.001, 0.002, 0.005],
+   "M": [0.2, 0.4, 0.6, 0.8, 1],
+   "T": [0, 0.2, 0.4, 0.6, 0.8, 1],
+   "A": [0, 0.2, 0.4, 0.6, 0.8, 1],
+   "V": [0, 0.2, 0.4, 0.6, 0.8, 1],
+   "text_weight_decay": [0, 0.001, 0.0001, 1e-05],
+   "audio_weight_decay": [0, 0.001, 0.0001, 1e-05],
+   "video_weight_decay": [0, 0.001, 0.0001, 1e-05],
+   "weight_decay": [0.0, 0.001, 0.005, 0.01]
+  }
+ },
+ "tfn": {
+  "commonParams": {"need_data_aligned": false, "need_model_aligned": false, "need_normalized": true, "early_stop": 8},
+  "debugParams": {
+   "d_paras": ["hidden_dims", "text_out", "post_fusion_dim", "dropouts", "batch_size", "learning_rate"],
+   "hidden_dims": [[128, 16, 128], [64, 16, 64], [128, 32, 128], [64, 32, 64]],
+   "text_out": [32, 64, 128, 256],
+   "post_fusion_dim": [16, 32, 64, 128],
+   "dropouts": [[0.3, 0.3, 0.3, 0.3], [0.2, 0.2, 0.2, 0.2], [0.4, 0.4, 0.4, 0.4], [0.3, 0.3, 0.3, 0.5]],
+   "batch_size": [32, 64, 128],
+   "learning_rate": [0.0005, 0.001, 0.002, 0.005]
+  }
+ }
+})json";
+
 std::string keys_of(const json& j) {
   std::string s;
   for (auto it = j.begin(); it != j.end(); ++it) s += (s.empty() ? "" : ", ") + it.key();
@@ -373,6 +413,11 @@ void check_dataset_name(const std::string& name) {
 
 const json& builtin_mmsa_config() {
   static const json j = json::parse(kBuiltin);
+  return j;
+}
+
+const json& builtin_mmsa_tune_config() {
+  static const json j = json::parse(kBuiltinTune);
   return j;
 }
 

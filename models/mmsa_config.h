@@ -21,6 +21,9 @@ void check_dataset_name(const std::string& name);
 // dataset above and the entries of every model in the registry.
 const nlohmann::ordered_json& builtin_mmsa_config();
 
+// The built-in copy of config_tune.json's entries for the same models (commonParams, debugParams).
+const nlohmann::ordered_json& builtin_mmsa_tune_config();
+
 // One model on one dataset, flat. `config` is MMSA's whole file or one model's entry
 // ({"commonParams": ..., "datasetParams": ...}); a flat object (none of those keys) is returned as
 // it is. ConfigError naming `where` when the file has no entry for the model, or the entry none for
