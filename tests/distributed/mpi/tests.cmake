@@ -33,3 +33,7 @@ target_link_libraries(compare_runs PRIVATE mtfn_nn mtfn_core nlohmann_json::nloh
 add_test(NAME mtfn_data_parallel COMMAND ${CMAKE_CURRENT_LIST_DIR}/mtfn_data_parallel.sh $<TARGET_FILE:mtfn>
   $<TARGET_FILE:compare_runs> ${MTFN_MPIRUN})
 set_tests_properties(mtfn_data_parallel PROPERTIES LABELS mpi TIMEOUT 480 ENVIRONMENT "MTFN_DIST_TIMEOUT=120")
+
+# mtfn tune over 2 ranks (each runs its share of the trials) finds what one process finds.
+add_test(NAME mtfn_tune_ranks COMMAND ${CMAKE_CURRENT_LIST_DIR}/tune_ranks.sh $<TARGET_FILE:mtfn> ${MTFN_MPIRUN})
+set_tests_properties(mtfn_tune_ranks PROPERTIES LABELS mpi TIMEOUT 300 ENVIRONMENT "MTFN_DIST_TIMEOUT=120")
