@@ -95,7 +95,7 @@ void add_train_command(CLI::App& app) {
     std::string data, config, mode, out = "runs/latest", model = "mtfn", dataset;
     std::optional<std::string> seeds;            // not given: MMSA's five (one without --data)
     std::optional<int64_t> max_epochs, batch_size;  // not given: see kNoDataMaxEpochs; the config's
-    int threads = 0, blas_threads = 0;
+    int threads = 0, blas_threads = 0, jobs = 1;
     bool resume = false, overwrite = false, keep_checkpoints = false, no_progress = false;
     std::optional<double> synth_scale;           // not given: kNoDataScale
   };
@@ -112,6 +112,9 @@ void add_train_command(CLI::App& app) {
                   "stop after N epochs at most (0: only early stopping, the default; 12 without --data)");
   cmd->add_option("--batch-size", opt->batch_size, "overrides the config's batch_size");
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores); results do not depend on it");
+  cmd->add_option("--jobs", opt->jobs,
+                  "seeds trained at once, one process each (OpenBLAS on one thread in each: equal to --blas-threads 1)")
+      ->capture_default_str();
   cmd->add_option("--blas-threads", opt->blas_threads,
                   "OpenBLAS's threads (0: all cores); the last bits of its GEMMs depend on it (mtfn tune uses 1)");
   cmd->add_option("--out", opt->out, "output folder: train.log, checkpoints, models, results")->capture_default_str();
@@ -133,6 +136,7 @@ void add_train_command(CLI::App& app) {
                                     *opt->max_epochs));
     if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
     if (opt->blas_threads < 0) throw ConfigError("--blas-threads: expected 0 or more");
+    if (opt->jobs < 1) throw ConfigError(fmt::format("--jobs: expected 1 or more, got {}", opt->jobs));
     if (opt->synth_scale && !opt->data.empty())
       throw ConfigError("--synth-scale: only without --data (it sizes the synthetic set)");
     const double synth_scale = opt->synth_scale.value_or(kNoDataScale);
@@ -196,6 +200,9 @@ void add_train_command(CLI::App& app) {
     // One run per folder at a time, held until this command ends (rank 0 holds it for the group).
     const std::unique_ptr<RunFolderLock> lock = claim_run_folder(t);
     t.max_epochs = max_epochs;
+    t.jobs = opt->jobs;
+    if (group->size() > 1 && opt->jobs > 1)
+      throw ConfigError("--jobs: under mpirun / srun the ranks train each seed together; give --jobs 1");
     t.keep_checkpoints = opt->keep_checkpoints;
     t.progress = !opt->no_progress && isatty(STDOUT_FILENO);
     t.console = group->is_root() ? &std::cout : nullptr;

@@ -10,6 +10,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <cblas.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,12 +21,14 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/ops.h"
+#include "core/threads.h"
 #include "data/batch.h"
 #include "data/batching.h"
 #include "distributed/process_group.h"
@@ -395,6 +399,43 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   return r;
 }
 
+// opt.jobs processes, process j training the seeds i with i % jobs == j that have no seeds/<seed>.json.
+void train_seeds_in_jobs(const SeedContext& c) {
+  const int jobs = std::min<int>(c.opt.jobs, static_cast<int>(c.opt.seeds.size()));
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<pid_t> children;
+  for (int j = 0; j < jobs; ++j) {
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("--jobs: fork failed");
+    if (pid > 0) {
+      children.push_back(pid);
+      continue;
+    }
+    int status = 0;
+    try {
+      ThreadLimit limit(static_cast<int>(std::max(1u, cores / static_cast<unsigned>(jobs))));
+      openblas_set_num_threads(1);
+      for (size_t i = static_cast<size_t>(j); i < c.opt.seeds.size(); i += static_cast<size_t>(jobs))
+        if (!fs::exists(c.opt.out / "seeds" / fmt::format("{}.json", c.opt.seeds[i])))
+          train_one_seed(c, c.opt.seeds[i], i);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mtfn train: job %d: %s\n", j + 1, e.what());
+      status = 1;
+    }
+    std::fflush(nullptr);
+    _exit(status);
+  }
+  int failed = 0;
+  for (pid_t pid : children) {
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ++failed;
+  }
+  if (failed)
+    throw std::runtime_error(fmt::format("--jobs: {} of {} seed jobs failed (see above); --resume continues the run",
+                                         failed, jobs));
+}
+
 }  // namespace
 
 RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spec, const json& config,
@@ -444,10 +485,12 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   results.config = config;
   results.baseline = baseline_metrics(ds, ds.test, settings, kind);
   SeedContext ctx{ds, spec, config, settings, opt, kind, log};
+  const bool in_jobs = opt.jobs > 1 && !(opt.group && opt.group->size() > 1);
+  if (in_jobs) train_seeds_in_jobs(ctx);  // each seed leaves seeds/<seed>.json, read below
   for (size_t i = 0; i < opt.seeds.size(); ++i) {
     const uint64_t seed = opt.seeds[i];
     const fs::path done = opt.out / "seeds" / fmt::format("{}.json", seed);
-    if (resuming && fs::exists(done)) {
+    if ((resuming || in_jobs) && fs::exists(done)) {
       std::ifstream in(done);
       results.seeds.push_back(seed_from_json(json::parse(in)));
       log.line(fmt::format("seed {} ({}/{}): finished earlier, test {}", seed, i + 1, opt.seeds.size(),

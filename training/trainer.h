@@ -37,6 +37,10 @@ struct TrainOptions {
   bool keep_checkpoints = false; // keep each seed's last checkpoint (model + optimizer) after it ends
   std::ostream* console = nullptr;  // where lines go besides DIR/train.log (nullptr: only the log)
   distributed::ProcessGroup* group = nullptr;  // data-parallel over its processes (training/data_parallel.h)
+  // Seeds trained at once, one process each (one process: the seeds one after the other). oneTBB's
+  // threads are split between them and OpenBLAS runs on one thread in each, so the results equal a
+  // one-process run with OpenBLAS on one thread (`train --blas-threads 1`).
+  int jobs = 1;
 };
 
 // DIR/.lock held with flock(2) for the life of the object: one run per folder at a time. The kernel

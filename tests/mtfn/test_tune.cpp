@@ -1,6 +1,6 @@
 // `mtfn tune`: the same draws for the same search seed, finished trials never run again, a search
 // killed at any moment resumes to the same results, --jobs 2 equals one job, and `--best`'s command
-// re-trains the best trial to the same numbers.
+// re-trains the best trial to the same numbers. Also `train --jobs`: seeds at once, the same results.
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -123,6 +123,22 @@ BOOST_AUTO_TEST_CASE(best_prints_a_command_that_retrains_the_trial_exactly) {
   BOOST_TEST(testing::read_text(log).find("selected on test Loss") != std::string::npos);
   BOOST_TEST(testing::run_mtfn("tune --best " + dir.string(), log) == 2);
   BOOST_TEST(testing::read_text(log).find("no tune.json") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(train_jobs_train_seeds_at_once_with_the_same_results) {
+  const fs::path dir = testing::scratch("train_jobs"), log = dir / "log.txt";
+  BOOST_REQUIRE(testing::run_mtfn("synth --scale 0.03 --seed 5 --out " + (dir / "s.pkl").string(), log) == 0);
+  const std::string args = "train --data " + (dir / "s.pkl").string() + " --config " +
+                           testing::small_config(dir).string() + " --seeds 1,2,3 --max-epochs 3 --out ";
+  BOOST_REQUIRE(testing::run_mtfn(args + (dir / "one").string() + " --blas-threads 1", log) == 0);
+  BOOST_REQUIRE_MESSAGE(testing::run_mtfn(args + (dir / "jobs").string() + " --jobs 2", log) == 0, testing::read_text(log));
+  json a = read_json(dir / "one" / "results.json"), b = read_json(dir / "jobs" / "results.json");
+  BOOST_TEST(a["seeds"].size() == 3u);
+  for (json* r : {&a, &b})  // wall times aside, every epoch's losses and metrics, each seed's test metrics
+    for (json& seed : (*r)["seeds"])
+      for (json& epoch : seed["epochs"]) epoch.erase("seconds");
+  BOOST_TEST(a["seeds"] == b["seeds"]);
+  BOOST_TEST(a["mean"] == b["mean"]);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
