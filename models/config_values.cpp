@@ -51,6 +51,12 @@ const std::set<std::string>& known_unused_keys() {
   return keys;
 }
 
+double get_learning_rate(const json& v, const std::string& where, const std::string& key) {
+  const double lr = get_number(v, where, key, 0.0, 10.0, false, "a learning rate in (0, 10]");
+  if (lr == 0) bad(where, key, "a learning rate in (0, 10]", v);
+  return lr;
+}
+
 TrainMode get_train_mode(const json& v, const std::string& where, const std::string& key) {
   if (!v.is_string()) bad(where, key, "\"regression\" or \"classification\"", v);
   try {

@@ -27,6 +27,8 @@ double get_number(const nlohmann::ordered_json& v, const std::string& where, con
                   double hi, bool hi_open, const char* expected);
 // "regression" or "classification".
 TrainMode get_train_mode(const nlohmann::ordered_json& v, const std::string& where, const std::string& key);
+// Adam's step size, in (0, 10]: above 10 Adam only diverges, 0 trains nothing.
+double get_learning_rate(const nlohmann::ordered_json& v, const std::string& where, const std::string& key);
 
 template <size_t N>
 std::array<int64_t, N> get_int_list(const nlohmann::ordered_json& v, const std::string& where, const std::string& key) {

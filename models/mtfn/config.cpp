@@ -29,11 +29,7 @@ void apply_flat(MtfnConfig& cfg, const json& j, const std::string& where, std::v
     else if (k == "dropouts") cfg.dropouts = get_prob_list<3>(v, where, k);
     else if (k == "post_dropouts") cfg.post_dropouts = get_prob_list<4>(v, where, k);
     else if (k == "batch_size") cfg.batch_size = get_positive_int(v, where, k);
-    else if (k == "learning_rate") {
-      // Adam with a step above 10 only diverges; 0 trains nothing.
-      cfg.learning_rate = get_number(v, where, k, 0.0, 10.0, false, "a learning rate in (0, 10]");
-      if (cfg.learning_rate == 0) bad(where, k, "a learning rate in (0, 10]", v);
-    }
+    else if (k == "learning_rate") cfg.learning_rate = get_learning_rate(v, where, k);
     else if (k == "M" || k == "T" || k == "A" || k == "V") {
       const double w = get_number(v, where, k, 0.0, 1e9, false, "a loss weight >= 0");
       (k == "M" ? cfg.M : k == "T" ? cfg.T : k == "A" ? cfg.A : cfg.V) = w;

@@ -31,8 +31,7 @@ void apply_config_json(TfnConfig& cfg, const json& j, const std::string& where, 
     else if (k == "post_fusion_dim") cfg.post_fusion_dim = get_positive_int(v, where, k);
     else if (k == "dropouts") cfg.dropouts = get_prob_list<4>(v, where, k);
     else if (k == "batch_size") cfg.batch_size = get_positive_int(v, where, k);
-    else if (k == "learning_rate")
-      cfg.learning_rate = get_number(v, where, k, 0.0, 1e9, false, "a number >= 0");
+    else if (k == "learning_rate") cfg.learning_rate = get_learning_rate(v, where, k);
     else if (k == "early_stop") cfg.early_stop = get_positive_int(v, where, k);
     else if (k == "train_mode") cfg.train_mode = get_train_mode(v, where, k);
     else if (k == "num_classes") cfg.num_classes = get_positive_int(v, where, k);
