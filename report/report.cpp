@@ -177,7 +177,8 @@ std::string seed_figures(const fs::path& dir, const Run& run, const json& seed, 
 }
 
 // Test metrics over seeds: <prefix>-test.dat, one row per metric:
-// index name mean std baseline published seed_1 ... seed_n.
+// index name mean std baseline published seed_1 ... seed_n. Drawn side by side at each metric:
+// the seeds (left), mean ± std, the baseline, the published figure (right).
 std::string test_figure(const fs::path& dir, const Run& run, std::string& script) {
   const json& res = run.results;
   const std::vector<std::string> metrics = keys_of(res.at("mean"));
@@ -197,13 +198,13 @@ std::string test_figure(const fs::path& dir, const Run& run, std::string& script
   const size_t n = res.at("seeds").size();
   std::string plots = fmt::format("'{0}.dat' using 1:3:4:xtic(2) with yerrorbars pointtype 5 pointsize 1.2 linewidth 2 "
                                   "linecolor rgb '#000000' title 'mean ± std over seeds', "
-                                  "'' using 1:5 with points pointtype 9 pointsize 1.8 linecolor rgb '#2ca02c' title 'baseline (train mean / majority)'",
+                                  "'' using ($1+0.15):5 with points pointtype 9 pointsize 1.8 linecolor rgb '#2ca02c' title 'baseline (train mean / majority)'",
                                   stem);
   if (run.published)
-    plots += fmt::format(", '' using 1:6 with points pointtype 13 pointsize 1.8 linecolor rgb '#d62728' title 'MMSA published (real data)'");
+    plots += fmt::format(", '' using ($1+0.3):6 with points pointtype 13 pointsize 1.8 linecolor rgb '#d62728' title 'MMSA published (real data)'");
   for (size_t k = 0; k < n; ++k)
     plots += fmt::format(", '' using ($1+{}):{} with points pointtype 7 pointsize 0.7 linecolor rgb '#1f77b4' {}",
-                         n > 1 ? -0.25 + 0.5 * static_cast<double>(k) / static_cast<double>(n - 1) : 0.0, 7 + k,
+                         n > 1 ? -0.35 + 0.25 * static_cast<double>(k) / static_cast<double>(n - 1) : -0.2, 7 + k,
                          k == 0 ? "title 'each seed'" : "notitle");
   const std::string body = fmt::format(
       "set title {}\nset ylabel 'test metric (fraction; MAE and Loss as they are)'\nset grid ytics\nset key outside bottom center horizontal\n"
