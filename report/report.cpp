@@ -323,8 +323,8 @@ std::string facts(const Run& run) {
     for (auto it = res.at("manifest").begin(); it != res.at("manifest").end(); ++it) row("manifest: " + it.key(), json_cell(it.value()));
   if (run.identity.is_object() && run.identity.contains("data")) row("data summary (run.json)", run.identity.at("data").dump());
   t += "</table>\n<details open><summary>configuration (MMSA's keys)</summary><table class=\"facts\">\n";
-  for (auto it = res.value("config", json::object()).begin(); it != res.value("config", json::object()).end(); ++it)
-    row(it.key(), json_cell(it.value()));
+  const json config = res.value("config", json::object());
+  for (auto it = config.begin(); it != config.end(); ++it) row(it.key(), json_cell(it.value()));
   return t + "</table></details>\n";
 }
 
