@@ -143,7 +143,7 @@ std::string seed_figures(const fs::path& dir, const Run& run, const json& seed, 
     if (epoch == best) best_valid = e.at("valid_loss").get<double>();
     if (metrics.empty()) metrics = keys_of(e.value("valid", json::object()));
     valid += std::to_string(epoch);
-    for (const std::string& m : metrics) valid += " " + num(value(e.value("valid", json::object()), m));
+    for (const std::string& m : metrics) valid.append(" ").append(num(value(e.value("valid", json::object()), m)));
     valid += "\n";
   }
   loss += fmt::format("\n\n# best_epoch valid_loss\n{} {}\n", best, num(best_valid));
@@ -190,7 +190,7 @@ std::string test_figure(const fs::path& dir, const Run& run, std::string& script
     const double pub = run.published && run.published->values.has(m) ? run.published->values.get(m) : std::nan("");
     dat += fmt::format("{} {} {} {} {} {}", i, m, num(value(res.at("mean"), m)), num(value(res.at("std"), m)),
                        num(value(res.value("baseline", json::object()), m)), num(pub));
-    for (const json& s : res.at("seeds")) dat += " " + num(value(s.at("test"), m));
+    for (const json& s : res.at("seeds")) dat.append(" ").append(num(value(s.at("test"), m)));
     dat += "\n";
   }
   const std::string stem = run.prefix + "-test";
@@ -228,10 +228,10 @@ std::string compare_figure(const fs::path& dir, const std::vector<Run>& runs, st
   for (size_t i = 0; i < metrics.size(); ++i) {
     dat += fmt::format("{} {}", i, metrics[i]);
     for (const Run& r : runs)
-      dat += " " + num(value(r.results.at("mean"), metrics[i])) + " " + num(value(r.results.at("std"), metrics[i]));
+      dat.append(" ").append(num(value(r.results.at("mean"), metrics[i]))).append(" ").append(num(value(r.results.at("std"), metrics[i])));
     for (const Run& r : runs)
       if (r.published)
-        dat += " " + num(r.published->values.has(metrics[i]) ? r.published->values.get(metrics[i]) : std::nan("")) + " 0";
+        dat.append(" ").append(num(r.published->values.has(metrics[i]) ? r.published->values.get(metrics[i]) : std::nan(""))).append(" 0");
     dat += "\n";
   }
   write_file(dir / "compare.dat", dat);
@@ -273,12 +273,11 @@ std::string mmsa_table(const std::vector<const Run*>& runs) {
     if (!r->published) continue;
     t += "<tr class=\"published\"><td>" + html(r->published->source) + "</td>";
     for (const std::string& m : metrics)
-      t += "<td>" + (r->published->values.has(m) ? fmt::format("{:.2f}", r->published->values.get(m) * (m == "MAE" ? 1 : 100)) : "") +
-           "</td>";
+      t += "<td>" + (r->published->values.has(m) ? fmt::format("{:.2f}", r->published->values.get(m) * 100) : "") + "</td>";
     t += "</tr>\n";
   }
-  t += "</table>\n<p class=\"note\">x100 except MAE and Loss, as MMSA's results CSV: (mean, population std) over seeds. "
-       "Published rows are MMSA's own figures on the real data, not a run of this program.</p>\n";
+  t += "</table>\n<p class=\"note\">Every metric x100 (MAE and Loss too), as in MMSA's results CSV: (mean, population "
+       "std) over seeds. Published rows are MMSA's own figures on the real data, not a run of this program.</p>\n";
   return t;
 }
 
