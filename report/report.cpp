@@ -329,8 +329,8 @@ std::string facts(const Run& run) {
 
 const char* kStyle = R"(body{font-family:sans-serif;margin:2em;max-width:1150px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:2px solid #1f77b4;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}
-th{background:#eef3f8}table.facts td,table.facts th{text-align:left}tr.summary td{background:#f4f4f4;font-weight:bold}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right;white-space:nowrap}
+th{background:#eef3f8}table.facts td,table.facts th{text-align:left}table.facts td,td:first-child{white-space:normal}tr.published td:first-child{max-width:20em}tr.summary td{background:#f4f4f4;font-weight:bold}
 tr.baseline td{background:#eef8ee}tr.published td{background:#fbeeee;font-style:italic}
 figure{display:inline-block;margin:.5em 1em .5em 0}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.85em;color:#555}.note{font-size:.85em;color:#555})";
