@@ -480,6 +480,8 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
     fs::remove_all(opt.out / "seeds");
     fs::remove(opt.out / "csv.done");
     fs::remove(opt.out / "epochs.jsonl");
+    fs::remove(opt.out / "report.html");  // the page of the earlier run (report/, made after a run ends)
+    fs::remove_all(opt.out / "report");
     atomic_write_text(run_file, identity.dump(1));
   }
   Logger log(root ? opt.out / "train.log" : fs::path("/dev/null"), resuming, root ? opt.console : nullptr,

@@ -146,6 +146,23 @@ BOOST_AUTO_TEST_CASE(train_writes_the_page_and_epochs_jsonl_and_the_figures_draw
   BOOST_TEST_REQUIRE(testing::run_mtfn("report " + run.string() + " --out " + (dir / "again").string(), dir / "again.log") == 0);
   BOOST_TEST(testing::read_text(dir / "again/report/run1-test.dat") == testing::read_text(run / "report/run1-test.dat"));
   BOOST_TEST(testing::run_mtfn("report " + dir.string(), dir / "bad.log") == 2);
+
+  // A results.json with a manifest: the page lists its keys.
+  json with_manifest = r;
+  with_manifest["manifest"] = {{"command", "mtfn train --out x"}, {"version", "9.9.9"}, {"data_sha256", "abc123"}};
+  fs::create_directories(dir / "manifest");
+  std::ofstream(dir / "manifest/results.json") << with_manifest.dump(1);
+  BOOST_TEST_REQUIRE(testing::run_mtfn("report " + (dir / "manifest").string(), dir / "manifest.log") == 0);
+  const std::string shown = testing::read_text(dir / "manifest/report.html");
+  for (const char* s : {"manifest: command", "mtfn train --out x", "9.9.9", "manifest: data_sha256", "abc123"})
+    BOOST_TEST(shown.find(s) != std::string::npos, s);
+
+  // A new run in the folder removes the earlier run's page before training.
+  BOOST_TEST_REQUIRE(testing::run_mtfn("train --overwrite --out " + run.string() + " --config " + testing::small_config(dir).string() +
+                                           " --synth-scale 0.05 --seeds 1111 --max-epochs 2 --no-progress",
+                                       dir / "again_train.log", "PATH=/nonexistent") == 0);
+  BOOST_TEST(!fs::exists(run / "report.html"));
+  BOOST_TEST(!fs::exists(run / "report"));
 }
 
 BOOST_AUTO_TEST_CASE(two_runs_side_by_side) {

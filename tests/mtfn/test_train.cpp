@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(bad_arguments_exit_2) {
   BOOST_TEST(testing::read_text(dir / "2.log").find("batch_size") != std::string::npos);
   BOOST_TEST(testing::run_mtfn("train --seeds 1,,2 --out " + (dir / "o").string(), dir / "3.log") == 2);
   BOOST_TEST(testing::run_mtfn("train --frobnicate", dir / "4.log") == 2);
-  for (const char* sub : {"train", "test", "predict", "check-grads", "bench"})
+  for (const char* sub : {"train", "test", "predict", "check-grads", "bench", "report"})
     BOOST_TEST(testing::run_mtfn(std::string(sub) + " --help", dir / "help.log") == 0);
 }
 
