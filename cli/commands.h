@@ -27,6 +27,7 @@ void add_check_grads_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_convert_command(CLI::App& app);  // .pth -> safetensors
 void add_tune_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 // Parses argv and runs the chosen subcommand of `app`; returns the exit status, having printed any
 // error as one line "mtfn <command>: <message>" on stderr: 0 done, 1 a failure during work, 2 bad

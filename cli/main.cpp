@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cli::add_bench_command(app);
   cli::add_convert_command(app);
   cli::add_tune_command(app);
+  cli::add_report_command(app);
 
   return mtfn::cli::run(app, argc, argv);
 }

@@ -20,6 +20,7 @@
 #include "distributed/process_group.h"
 #include "cli/commands.h"
 #include "core/threads.h"
+#include "report/report.h"
 #include "training/memory.h"
 #include "models/mmsa_config.h"
 #include "models/registry.h"
@@ -227,6 +228,13 @@ void add_train_command(CLI::App& app) {
     std::cout << "\n" << summary_table(r);
     std::cout << fmt::format("results: {}, {}; models: {}\n", (t.out / "results.json").string(),
                              (r.csv.empty() ? t.out / "normal" / (r.dataset + ".csv") : r.csv).string(), (t.out / "models").string());
+    // The page is a view of results.json, already written: the run has succeeded whatever happens here.
+    try {
+      std::cout << fmt::format("report: {}\n", report::write_report({t.out}, t.out).string());
+    } catch (const std::exception& e) {
+      std::cerr << fmt::format("mtfn train: warning: no report page: {}; once that is fixed: mtfn report {}\n", e.what(),
+                               t.out.string());
+    }
   });
 }
 

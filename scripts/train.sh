@@ -4,6 +4,6 @@
 # any arguments are passed to `mtfn train` (e.g. --data unaligned_39.pkl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+BUILD_ONLY=1 bash scripts/install-deps.sh  # no test-only packages for the main job
 bash scripts/build.sh
 exec ./build/mtfn train --out runs/latest "$@"

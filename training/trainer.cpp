@@ -117,6 +117,52 @@ struct SeedState {
   }
 };
 
+// MMSA's early-stopping test: an epoch counts as better when at least 1e-6 below the best so far.
+bool improves(double valid_loss, double best_valid) { return valid_loss <= best_valid - 1e-6; }
+
+// DIR/epochs.jsonl, for other tools: one JSON object per finished epoch of any seed, with the best
+// epoch so far. Only epochs a checkpoint (or a finished seed) holds are in it: a line is appended
+// after the epoch's checkpoint, and --resume rewrites a seed's lines from what it resumes from.
+json epoch_line(uint64_t seed, const EpochRecord& e, int64_t best_epoch, double best_valid) {
+  return {{"seed", seed},         {"epoch", e.epoch},     {"train_loss", e.train_loss},
+          {"valid_loss", e.valid_loss}, {"valid", metrics_to_json(e.valid)}, {"seconds", e.seconds},
+          {"best_epoch", best_epoch}, {"best_valid_loss", best_valid}};
+}
+
+void append_epoch_line(const fs::path& file, const json& line) {
+  std::ofstream out(file, std::ios::app);
+  out << line.dump() << "\n";
+  if (!out.flush()) throw std::runtime_error(fmt::format("{}: write failed", file.string()));
+}
+
+// Replaces the lines of `seed` with its `history` (the best epoch so far replayed as training
+// decided it), keeping every other seed's lines in their order.
+void rewrite_epoch_lines(const fs::path& file, uint64_t seed, const std::vector<EpochRecord>& history) {
+  std::string kept;
+  if (std::ifstream in{file}) {
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      json j;
+      try {
+        j = json::parse(line);
+      } catch (const json::exception&) {
+        continue;  // a line torn by a kill mid-write
+      }
+      if (j.value("seed", uint64_t{0}) != seed) kept += line + "\n";
+    }
+  }
+  double best_valid = 1e8;
+  int64_t best_epoch = 0;
+  for (const EpochRecord& e : history) {
+    if (improves(e.valid_loss, best_valid)) {
+      best_valid = e.valid_loss;
+      best_epoch = e.epoch;
+    }
+    kept += epoch_line(seed, e, best_epoch, best_valid).dump() + "\n";
+  }
+  atomic_write_text(file, kept);
+}
+
 bool should_stop(const SeedState& s, int64_t early_stop, int64_t max_epochs) {
   if (s.epoch == 0) return false;
   return s.epoch - s.best_epoch >= early_stop || (max_epochs > 0 && s.epoch >= max_epochs);
@@ -318,6 +364,8 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     c.log.line(fmt::format("{}: resumed after epoch {} (best epoch {}, valid loss {:.4f})", tag, s.epoch,
                            s.best_epoch, s.best_valid));
   }
+  if (c.opt.resume && (!c.opt.group || c.opt.group->is_root()))
+    rewrite_epoch_lines(c.opt.out / "epochs.jsonl", seed, s.history);
   DataParallel dp(c.opt.group, model);  // with several processes: rank 0's model, synced BatchNorm, buckets
   dp.check_same(s.step, "training steps taken");
   const int64_t batch_size = c.settings.batch_size;
@@ -358,7 +406,7 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     stop_if_requested(c, tag, s.epoch);  // before the checkpoint is written
     dp.check_replicas(fmt::format("after epoch {}", epoch));
     s.epoch = epoch;
-    const bool better = valid.loss <= s.best_valid - 1e-6;
+    const bool better = improves(valid.loss, s.best_valid);
     if (better) {
       s.best_valid = valid.loss;
       s.best_epoch = epoch;
@@ -367,6 +415,7 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     if (dp.is_root()) {
       save_checkpoint(last, model, *optimizer, s, seed);
       if (better) link_best(last, best);  // MMSA saves the best model at its epoch
+      append_epoch_line(c.opt.out / "epochs.jsonl", epoch_line(seed, s.history.back(), s.best_epoch, s.best_valid));
     }
     c.log.line(fmt::format("{} epoch {}: train_loss {:.4f} valid_loss {:.4f}{} | valid {} | {:.1f} s", tag, epoch,
                            train_loss, valid.loss, better ? " *" : "  ", metrics_line(valid.metrics),
@@ -471,6 +520,9 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
     fs::remove_all(opt.out / "checkpoints");
     fs::remove_all(opt.out / "seeds");
     fs::remove(opt.out / "csv.done");
+    fs::remove(opt.out / "epochs.jsonl");
+    fs::remove(opt.out / "report.html");  // the page of the earlier run (report/, made after a run ends)
+    fs::remove_all(opt.out / "report");
     atomic_write_text(run_file, identity.dump(1));
   }
   Logger log(root ? opt.out / "train.log" : fs::path("/dev/null"), resuming, root ? opt.console : nullptr,
@@ -493,6 +545,7 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
     if ((resuming || in_jobs) && fs::exists(done)) {
       std::ifstream in(done);
       results.seeds.push_back(seed_from_json(json::parse(in)));
+      if (root) rewrite_epoch_lines(opt.out / "epochs.jsonl", seed, results.seeds.back().epochs);
       log.line(fmt::format("seed {} ({}/{}): finished earlier, test {}", seed, i + 1, opt.seeds.size(),
                            metrics_line(results.seeds.back().test)));
       if (!opt.keep_checkpoints && root) fs::remove_all(opt.out / "checkpoints" / fmt::format("seed-{}", seed));

@@ -1,6 +1,8 @@
 # tests/mtfn: MTFN end to end: the model (models/mtfn), the training it goes through (training/) and the
-# `mtfn` program (cli/), over data/ and core/.
-set(AREA_LIBS mtfn_cli mtfn_training mtfn_models mtfn_optim mtfn_nn mtfn_data mtfn_core nlohmann_json::nlohmann_json)
+# `mtfn` program (cli/, its report page: report/), over data/ and core/. zlib: the tests read PNGs (png.h).
+find_package(ZLIB REQUIRED)
+set(AREA_LIBS mtfn_cli mtfn_training mtfn_models mtfn_optim mtfn_nn mtfn_data mtfn_core nlohmann_json::nlohmann_json
+    ZLIB::ZLIB)
 # The whole suite trains through the `mtfn` program several times (seconds in Release, minutes
 # under the sanitizers): label "slow". Its fast suites (metrics, config, check-grads) also run as
 # `mtfn_unit`, labelled "unit", so the sanitizer build checks them.

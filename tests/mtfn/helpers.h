@@ -20,9 +20,10 @@ inline std::filesystem::path scratch(const std::string& name) {
   return p;
 }
 
-// Runs `mtfn <args>` (through the shell), output to `log`; returns the exit status.
-inline int run_mtfn(const std::string& args, const std::filesystem::path& log) {
-  const std::string cmd = mtfn_program().string() + " " + args + " >" + log.string() + " 2>&1";
+// Runs `mtfn <args>` (through the shell), output to `log`; returns the exit status. `env`: shell
+// assignments before the program ("PATH=/nonexistent").
+inline int run_mtfn(const std::string& args, const std::filesystem::path& log, const std::string& env = "") {
+  const std::string cmd = (env.empty() ? "" : env + " ") + mtfn_program().string() + " " + args + " >" + log.string() + " 2>&1";
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -125,6 +126,19 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_to_the_same_results) {
   BOOST_TEST(whole["seeds"].dump() == resumed["seeds"].dump());
   BOOST_TEST(whole["mean"].dump() == resumed["mean"].dump());
   BOOST_TEST(whole["std"].dump() == resumed["std"].dump());
+  // epochs.jsonl: each epoch once, as in the uninterrupted run (wall times aside).
+  auto epoch_lines = [](const fs::path& file) {
+    std::string out;
+    std::istringstream in(testing::read_text(file));
+    for (std::string l; std::getline(in, l);) {
+      json j = json::parse(l);
+      j.erase("seconds");
+      out += j.dump() + "\n";
+    }
+    return out;
+  };
+  BOOST_TEST(!epoch_lines(dir / "whole/epochs.jsonl").empty());
+  BOOST_TEST(epoch_lines(dir / "whole/epochs.jsonl") == epoch_lines(out / "epochs.jsonl"));
 
   // Resuming a finished run changes nothing and adds no second CSV row.
   BOOST_TEST_REQUIRE(testing::run_mtfn("train --resume --out " + out.string() + cfg, dir / "again.log") == 0);
@@ -190,7 +204,7 @@ BOOST_AUTO_TEST_CASE(bad_arguments_exit_2) {
   BOOST_TEST(testing::read_text(dir / "2.log").find("batch_size") != std::string::npos);
   BOOST_TEST(testing::run_mtfn("train --seeds 1,,2 --out " + (dir / "o").string(), dir / "3.log") == 2);
   BOOST_TEST(testing::run_mtfn("train --frobnicate", dir / "4.log") == 2);
-  for (const char* sub : {"train", "test", "predict", "check-grads", "bench"})
+  for (const char* sub : {"train", "test", "predict", "check-grads", "bench", "report"})
     BOOST_TEST(testing::run_mtfn(std::string(sub) + " --help", dir / "help.log") == 0);
 }
 
