@@ -39,3 +39,14 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/mtfnConfigVersion.cmake
                                  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/mtfnConfig.cmake ${PROJECT_BINARY_DIR}/mtfnConfigVersion.cmake
         DESTINATION ${MTFN_INSTALL_CMAKEDIR})
+
+# A Debian package of the same install tree: `cd build && cpack -G DEB` -> mtfn_<version>_<arch>.deb.
+# Its dependencies are the Debian packages the build found (the -dev ones, since the libraries are static).
+set(CPACK_PACKAGE_NAME mtfn)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "mtfn developers")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Autograd library on OpenBLAS and oneTBB, and MMSA's MTFN and TFN on it")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libopenblas-dev, libtbb-dev, libfmt-dev, nlohmann-json3-dev, libzip-dev, libopenmpi-dev, openmpi-bin, gnuplot-nox")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+include(CPack)
