@@ -32,7 +32,13 @@ ROOT = os.path.dirname(HERE)
 def run(cmd, log):
     t0 = time.time()
     with open(log, 'w') as f:
-        subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=True)
+        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        with open(log) as f:
+            tail = f.read().splitlines()[-5:]
+        # e.g. PyTorch's BatchNorm1d on a last training batch of one sample (k * batch_size + 1
+        # training samples: MMSA crashes there, we skip that batch): pick another --scale
+        sys.exit(f'{" ".join(cmd[:3])}... failed ({rc}); {log} ends with:\n  ' + '\n  '.join(tail))
     return time.time() - t0
 
 
