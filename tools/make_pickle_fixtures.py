@@ -152,6 +152,80 @@ def variants():
     return out
 
 
+def dataset_like_files():
+    """(file name, protocol, data) for the files that look like MMSA's other datasets (the
+    `looks like:` line of `mtfn inspect`, training/run_config.cpp's infer_dataset). Not in
+    expected.json: the C++ tests check what the program infers and trains, not the values.
+
+    mosi_like.pkl: MMSA's MOSI unaligned_50.pkl keys (data_loader.py reads text or text_bert,
+    audio, vision, raw_text, id, regression_labels, audio_lengths, vision_lengths), MOSI's audio
+    and vision widths 5 and 20 (what infer_dataset keys on), a small text width, no unimodal
+    labels, labels means of 5 annotators' integer scores (multiples of 0.2 in [-3, 3]) with exact
+    zeros and both ends; 40/10/12 samples.
+    simsv2_like.pkl: CH-SIMS v2's keys with unimodal labels in [-1, 1] and 2001 training samples
+    (infer_dataset tells SIMSv2 from CH-SIMS by the training split: > 2000), so every array is
+    as small as it can be to stay under 100 KB: one time step of width 1, uint8 lengths, 2-character
+    ids, no text_bert (MMSA reads it only with use_bert, which no model here sets)."""
+    rng = np.random.default_rng(20241129)
+    out = []
+
+    def mosi_split(n, name):
+        text_t, text_d, audio_t, vision_t = 6, 8, 7, 5
+        lengths = rng.integers(2, text_t + 1, size=n)
+        text = rng.standard_normal((n, text_t, text_d)).astype(np.float32)
+        bert = np.zeros((n, 3, text_t), dtype=np.float32)   # token ids, attention mask, segment ids
+        for i, k in enumerate(lengths):
+            text[i, k:, :] = 0
+            bert[i, 0, :k] = rng.integers(100, 30000, size=k)
+            bert[i, 1, :k] = 1
+        audio = rng.standard_normal((n, audio_t, 5)).astype(np.float32)
+        audio[:, -2:, :] = 0
+        audio[0, 1, 2] = -np.inf
+        vision = rng.standard_normal((n, vision_t, 20)).astype(np.float32)
+        vision[:, -1, :] = 0
+        labels = rng.integers(-15, 16, size=n) / 5.0   # mean of 5 integer scores in [-3, 3]
+        labels[0], labels[1], labels[2] = 0.0, 3.0, -3.0
+        labels = labels.astype(np.float32)
+        return {
+            "raw_text": np.array([f"it was {'good' if x > 0 else 'bad'} {i}" for i, x in enumerate(labels)], dtype=object),
+            "audio": audio,
+            "vision": vision,
+            "id": np.array([f"{name}clip{i // 4}$_${i % 4 + 1}" for i in range(n)], dtype=object),
+            "text": text,
+            "text_bert": bert,
+            "audio_lengths": np.full(n, audio_t - 2, dtype=np.int64),
+            "vision_lengths": np.full(n, vision_t - 1, dtype=np.int64),
+            "annotations": np.array(["Positive" if x > 0 else "Negative" if x < 0 else "Neutral" for x in labels],
+                                    dtype=object),
+            "classification_labels": np.where(labels > 0, 2, np.where(labels < 0, 0, 1)).astype(np.float32),
+            "regression_labels": labels,
+        }
+    out.append(("mosi_like.pkl", 4, {n: mosi_split(k, n) for n, k in (("train", 40), ("valid", 10), ("test", 12))}))
+
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def simsv2_split(n, offset):
+        feats = [rng.standard_normal((n, 1, 1)).astype(np.float32) for _ in range(3)]
+        grid = (rng.integers(-5, 6, size=(4, n)) / 5.0).astype(np.float32)   # [-1, 1] on the 0.2 grid
+        ids = [alphabet[(offset + i) // 62 % 62] + alphabet[(offset + i) % 62] for i in range(n)]
+        split = {
+            "raw_text": np.array(["好"] * n),
+            "audio": feats[1],
+            "vision": feats[2],
+            "id": np.array(ids),
+            "text": feats[0],
+            "audio_lengths": np.ones(n, dtype=np.uint8),
+            "vision_lengths": np.ones(n, dtype=np.uint8),
+            "regression_labels": grid[0],
+        }
+        for k, m in enumerate("TAV"):
+            split["regression_labels_" + m] = grid[1 + k]
+        return split
+    out.append(("simsv2_like.pkl", 4, {"train": simsv2_split(2001, 0), "valid": simsv2_split(6, 2001),
+                                       "test": simsv2_split(6, 2007)}))
+    return out
+
+
 def rename_numpy_core(data):
     """numpy 2 writes its globals under numpy._core: rewrite the module names, fixing the string
     lengths and the FRAME lengths that contain them."""
@@ -285,6 +359,12 @@ def main():
             f.write(blob)
     with open(os.path.join(args.out, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(expected, f, ensure_ascii=False, indent=0)
+
+    for name, proto, data in dataset_like_files():
+        blob = pickle.dumps(data, protocol=proto)
+        assert len(blob) < 100 * 1024, (name, len(blob))
+        with open(os.path.join(args.out, name), "wb") as f:
+            f.write(blob)
 
     broken = broken_files(blobs["p4_fortran_bigendian.pkl"], blobs["p2_float32_unicode.pkl"])
     with open(os.path.join(args.out, "broken", "expected.json"), "w", encoding="utf-8") as f:
