@@ -4,7 +4,7 @@
 #        WITH_TORCH=1 bash scripts/install-deps.sh  (also python3-torch, for tools/ and bench/)
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config libopenblas-dev libtbb-dev libfmt-dev libboost-test-dev
-      nlohmann-json3-dev libcli11-dev libopenmpi-dev openmpi-bin libzip-dev
+      nlohmann-json3-dev libcli11-dev libopenmpi-dev openmpi-bin libzip-dev libssl-dev
       clang-14 libclang-rt-14-dev)
 if [[ "${WITH_TORCH:-0}" == 1 ]]; then pkgs+=(python3-numpy python3-torch); fi
 missing=()
