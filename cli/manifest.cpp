@@ -59,7 +59,10 @@ std::string shell_quote(const std::string& a) {
 
 std::string join_command_line(int argc, const char* const* argv) {
   std::string out;
-  for (int i = 0; i < argc; ++i) out += (i ? " " : "") + shell_quote(argv[i]);
+  for (int i = 0; i < argc; ++i) {
+    if (i) out += ' ';
+    out += shell_quote(argv[i]);
+  }
   return out;
 }
 

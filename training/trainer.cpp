@@ -266,7 +266,6 @@ struct SeedContext {
   const TrainOptions& opt;
   MetricKind kind;
   Logger& log;
-  bool space_checked = false;  // the disk space of the run, checked when the first seed's model is built
 };
 
 // What the run's files take at most (bytes), from the model: a checkpoint holds the state_dict
@@ -289,26 +288,26 @@ SpaceNeeded space_needed(const models::Model& model, size_t seeds, bool keep_che
   return n;
 }
 
-// Prints what the run's files take and refuses (InputError) to start when --out's file system has
-// less free space than that.
-void check_space(const SeedContext& c, const models::Model& model) {
-  if (c.opt.group && !c.opt.group->is_root()) return;
-  const SpaceNeeded n = space_needed(model, c.opt.seeds.size(), c.opt.keep_checkpoints);
+// What the run's files take (lines for the log), after refusing (InputError) to start when --out's
+// file system has less free space than that. Builds the model once to count its parameters.
+std::string check_space(const TrainOptions& opt, const models::ModelSpec& spec, const json& config) {
+  const SpaceNeeded n = space_needed(*spec.build(config, opt.seeds.at(0), DType::F32), opt.seeds.size(),
+                                     opt.keep_checkpoints);
   std::error_code ec;
-  const fs::space_info sp = fs::space(c.opt.out, ec);
+  const fs::space_info sp = fs::space(opt.out, ec);
   const std::string free = ec ? "unknown" : format_bytes(sp.available);
   const std::string what = fmt::format("checkpoints of {} (model + 2 Adam moments; up to 3 at once) and {} model "
                                        "file{} of {}",
-                                       format_bytes(n.checkpoint), c.opt.seeds.size(),
-                                       c.opt.seeds.size() == 1 ? "" : "s", format_bytes(n.model_file));
+                                       format_bytes(n.checkpoint), opt.seeds.size(), opt.seeds.size() == 1 ? "" : "s",
+                                       format_bytes(n.model_file));
   if (!ec && sp.available < n.total)
     throw InputError(fmt::format("--out: {} has {} free, the run needs up to {}: {}; free some space or use "
                                  "another --out",
-                                 c.opt.out.string(), free, format_bytes(n.total), what));
+                                 opt.out.string(), free, format_bytes(n.total), what));
   std::vector<std::string> words;
-  std::istringstream in(fmt::format("up to {} in {} ({} free): {}", format_bytes(n.total), c.opt.out.string(), free, what));
+  std::istringstream in(fmt::format("up to {} in {} ({} free): {}", format_bytes(n.total), opt.out.string(), free, what));
   for (std::string w; in >> w;) words.push_back(w);
-  c.log.line(fmt::format("{}", fmt::join(wrap_fields("disk:", words), "\n")));
+  return fmt::format("{}", fmt::join(wrap_fields("disk:", words), "\n"));
 }
 
 // A safe point: nothing is being written. After SIGINT / SIGTERM (on any process of the group) the
@@ -347,15 +346,13 @@ void check_finite_loss(double loss, const std::string& what, const std::string& 
                                        where, what, loss, cause));
 }
 
-SeedResult train_one_seed(SeedContext& c, uint64_t seed, size_t seed_index) {
+SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index) {
   const fs::path dir = c.opt.out / "checkpoints" / fmt::format("seed-{}", seed);
   const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors";
   if (!c.opt.group || c.opt.group->is_root()) fs::create_directories(dir);
   const std::unique_ptr<models::Model> built = c.spec.build(c.config, seed, DType::F32);
   models::Model& model = *built;
   const std::unique_ptr<optim::Optimizer> optimizer = model.make_optimizer();
-  if (!c.space_checked) check_space(c, model);
-  c.space_checked = true;
   SeedState s;
   const std::string tag = fmt::format("seed {} ({}/{})", seed, seed_index + 1, c.opt.seeds.size());
   if (c.opt.resume && fs::exists(last)) {
@@ -469,6 +466,20 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   const fs::path run_file = opt.out / "run.json";
   const bool root = !opt.group || opt.group->is_root();  // only rank 0 writes files
   const bool found_run = opt.resume && fs::exists(run_file);
+  // Before anything is written: a file system without room for the checkpoints is refused.
+  std::string space, no_space;
+  if (root) {
+    try {
+      space = check_space(opt, spec, config);
+    } catch (const InputError& e) {
+      no_space = e.what();
+    }
+  }
+  if (opt.group && opt.group->size() > 1) {  // every process learns rank 0's outcome, as for the lock
+    const std::vector<uint64_t> ok = opt.group->allgather(no_space.empty() ? 1 : 0, "the disk space of --out");
+    if (ok[0] == 0 && !root) throw InputError(fmt::format("{}: rank 0 found too little free space", opt.out.string()));
+  }
+  if (!no_space.empty()) throw InputError(no_space);
   if (opt.group) opt.group->barrier("the start of the run");  // all have looked before rank 0 writes
   bool resuming = false;
   if (found_run) {
@@ -502,6 +513,7 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   Logger log(root ? opt.out / "train.log" : fs::path("/dev/null"), resuming, root ? opt.console : nullptr,
              opt.progress);
   for (const std::string& l : opt.printed_before) log.log_only(l);  // what the command printed first
+  if (root) log.line(space);
   if (opt.resume && !resuming) log.line(fmt::format("--resume: nothing to resume in {}; starting", opt.out.string()));
   const MetricKind kind = metric_kind_of_dataset(opt.dataset);
   RunResults results;
