@@ -39,14 +39,28 @@ fi
 # The uninterrupted run, and how long it takes (the kill moments are drawn within it).
 t0=$(date +%s.%N)
 "$mtfn" train --out "$work/whole" "${args[@]}" >"$work/whole.log" 2>&1
-duration=$(echo "$(date +%s.%N) - $t0" | bc)
+duration=$(printf "%.3f" "$(echo "$(date +%s.%N) - $t0" | bc)")
 echo "soak_resume: $kills kills, seed $seed, uninterrupted run ${duration}s ($work/whole)"
+
+# Startup (reading the data, building the model, a finished run's resume): the same command on a
+# copy of the finished run.
+cp -r "$work/whole" "$work/startup"
+t0=$(date +%s.%N)
+"$mtfn" train --resume --out "$work/startup" "${args[@]}" >"$work/startup.log" 2>&1
+startup=$(printf "%.3f" "$(echo "$(date +%s.%N) - $t0" | bc)")
+work_time=$(echo "if ($duration > $startup) $duration - $startup else 0.1" | bc)
+echo "soak_resume: startup ${startup}s; kill moments: 1 in 4 within startup, the others after it, within 2x ${work_time}s / $kills"
 
 landed=0
 for ((i = 1; i <= kills; ++i)); do
-  # A moment in [0, duration): the run restarts from its last checkpoint each time, so early moments
-  # hit startup and resume, late ones the training, checkpoint writes and the end of seeds.
-  delay=$(echo "scale=3; $duration * $RANDOM / 32768" | bc)
+  # N restarts, each killed at a moment of mean (duration - startup) / N past its startup, spread the
+  # kills over the whole run (training steps, checkpoint writes, the end of a seed, the results);
+  # 1 in 4 falls within the startup (reading the data, resuming from the checkpoint).
+  if ((RANDOM % 4 == 0)); then
+    delay=$(echo "scale=3; $startup * $RANDOM / 32768" | bc)
+  else
+    delay=$(echo "scale=3; $startup + 2 * $work_time * $RANDOM / 32768 / $kills" | bc)
+  fi
   "$mtfn" train --resume --out "$work/killed" "${args[@]}" >>"$work/killed.log" 2>&1 &
   pid=$!
   sleep "$delay"
@@ -57,7 +71,8 @@ for ((i = 1; i <= kills; ++i)); do
     what="had ended before ${delay}s"
   fi
   wait "$pid" 2>/dev/null || true
-  echo "  kill $i: $what; seeds done: $(ls "$work/killed/seeds" 2>/dev/null | tr '\n' ' ')"
+  reached=$(grep -E "epoch [0-9]+:" "$work/killed/train.log" 2>/dev/null | tail -1 | cut -c21- | cut -d: -f1 || true)
+  echo "  kill $i: $what; last finished: ${reached:-nothing}"
 done
 "$mtfn" train --resume --out "$work/killed" "${args[@]}" >>"$work/killed.log" 2>&1
 
