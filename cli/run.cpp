@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/manifest.h"
 #include "training/stop_request.h"
 
 namespace mtfn::cli {
@@ -50,6 +51,7 @@ std::string resume_command(int argc, const char* const* argv) {
 }  // namespace
 
 int run(CLI::App& app, int argc, const char* const* argv) {
+  remember_command_line(argc, argv);  // for the manifest of a run (manifest.h)
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -19,6 +19,7 @@
 #include "data/synth.h"
 #include "distributed/process_group.h"
 #include "cli/commands.h"
+#include "cli/manifest.h"
 #include "core/threads.h"
 #include "report/report.h"
 #include "training/memory.h"
@@ -192,9 +193,14 @@ void add_train_command(CLI::App& app) {
     if (!opt->mode.empty()) cfg["train_mode"] = mode_name(parse_mode(opt->mode));
     if (opt->batch_size) cfg["batch_size"] = *opt->batch_size;
     spec.check(cfg, opt->config.empty() ? "config" : opt->config);
+    // What is printed before the run starts goes to train.log too (TrainOptions::printed_before).
+    auto say = [&](std::ostream& to, const std::string& line) {
+      to << line << "\n";
+      t.printed_before.push_back(line);
+    };
     if (group->is_root()) {
-      for (const std::string& w : run.warnings) std::cerr << "mtfn train: warning: " << w << "\n";
-      if (!run.inferred.empty()) std::cout << "mtfn train: " << run.inferred << "\n";
+      for (const std::string& w : run.warnings) say(std::cerr, "mtfn train: warning: " + w);
+      if (!run.inferred.empty()) say(std::cout, "mtfn train: " + run.inferred);
     }
     const TrainSettings settings = train_settings(cfg);
     t.dataset = run.dataset;
@@ -209,28 +215,33 @@ void add_train_command(CLI::App& app) {
     t.console = group->is_root() ? &std::cout : nullptr;
     t.group = group.get();
     if (group->is_root())
-      std::cout << fmt::format("mtfn train: {} on {} ({}), {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}\n",
+      say(std::cout, fmt::format("mtfn train: {} on {} ({}), {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}",
                                spec.name, run.dataset, spec.title, t.data_label, mode_name(settings.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
-                               fmt::join(t.seeds, ","), settings.batch_size, settings.learning_rate, t.out.string());
+                               fmt::join(t.seeds, ","), settings.batch_size, settings.learning_rate, t.out.string()));
     if (group->size() > 1 && group->is_root())
-      std::cout << fmt::format("mtfn train: data-parallel over {} processes, each taking 1/{} of every batch\n",
-                               group->size(), group->size());
+      say(std::cout, fmt::format("mtfn train: data-parallel over {} processes, each taking 1/{} of every batch",
+                                 group->size(), group->size()));
     if (!from_config.empty() && group->is_root())
-      std::cout << fmt::format("mtfn train: no --data: {} names {} (dataset_root_dir / featurePath)\n", opt->config,
-                               from_config);
+      say(std::cout, fmt::format("mtfn train: no --data: {} names {} (dataset_root_dir / featurePath)", opt->config,
+                                 from_config));
     if (opt->data.empty() && !opt->seeds && group->is_root())
-      std::cout << fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
-                               "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early stopping only)\n",
-                               t.max_epochs);
+      say(std::cout, fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
+                                 "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early stopping "
+                                 "only)",
+                                 t.max_epochs));
+    if (group->is_root()) t.manifest = train_manifest(opt->data, t.data_label, group->size());
     catch_stop_signals();  // Ctrl-C / SIGTERM: stop at the next safe point (training/stop_request.h)
     const RunResults r = train_seeds(ds, spec, cfg, t);
     if (!group->is_root()) return;
-    std::cout << "\n" << summary_table(r);
-    std::cout << fmt::format("results: {}, {}; models: {}\n", (t.out / "results.json").string(),
-                             (r.csv.empty() ? t.out / "normal" / (r.dataset + ".csv") : r.csv).string(), (t.out / "models").string());
+    const std::string summary =
+        "\n" + summary_table(r) +
+        fmt::format("results: {}, {}; models: {}\n", (t.out / "results.json").string(),
+                    (r.csv.empty() ? t.out / "normal" / (r.dataset + ".csv") : r.csv).string(), (t.out / "models").string());
+    std::cout << summary;
+    append_to_log(t.out, summary.substr(1, summary.size() - 2));  // the table and the files, without the blank line
     // The page is a view of results.json, already written: the run has succeeded whatever happens here.
     try {
-      std::cout << fmt::format("report: {}\n", report::write_report({t.out}, t.out).string());
+      say(std::cout, fmt::format("report: {}", report::write_report({t.out}, t.out).string()));
     } catch (const std::exception& e) {
       std::cerr << fmt::format("mtfn train: warning: no report page: {}; once that is fixed: mtfn report {}\n", e.what(),
                                t.out.string());

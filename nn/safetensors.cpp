@@ -267,7 +267,17 @@ class TempFile {
       const ssize_t w = ::write(fd_, p, chunk);
       if (w < 0) {
         if (errno == EINTR) continue;
-        fail(fmt::format("writing {}: {}", tmp_, std::strerror(errno)));
+        const int err = errno;
+        // Out of space or over the file-size limit: the earlier file of this name is untouched (the
+        // temp file is removed by the destructor), which the message says.
+        const char* why = err == ENOSPC   ? " (the file system is full)"
+                          : err == EDQUOT ? " (the disk quota is reached)"
+                          : err == EFBIG  ? " (over the file-size limit, ulimit -f)"
+                                          : "";
+        std::error_code ec;
+        const bool kept = std::filesystem::exists(final_, ec);
+        fail(fmt::format("writing {}: {}{}; {}", tmp_, std::strerror(err), why,
+                         kept ? "the previous file is kept as it was" : "nothing was written in its place"));
       }
       p += w;
       n -= static_cast<size_t>(w);

@@ -7,7 +7,7 @@
 # (tests/report; skipped with a message when /usr/bin/chromium is absent).
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config libopenblas-dev libtbb-dev libfmt-dev libboost-test-dev
-      nlohmann-json3-dev libcli11-dev libopenmpi-dev openmpi-bin libzip-dev
+      nlohmann-json3-dev libcli11-dev libopenmpi-dev openmpi-bin libzip-dev libssl-dev
       clang-14 libclang-rt-14-dev gnuplot-nox zlib1g-dev)
 if [[ "${BUILD_ONLY:-0}" != 1 ]]; then pkgs+=(chromium); fi
 if [[ "${WITH_TORCH:-0}" == 1 ]]; then pkgs+=(python3-numpy python3-torch); fi

@@ -34,6 +34,7 @@
 #include "distributed/process_group.h"
 #include "nn/safetensors.h"
 #include "optim/optimizer.h"
+#include "training/console_text.h"
 #include "training/data_parallel.h"
 #include "training/evaluation.h"
 #include "training/model_file.h"
@@ -50,31 +51,33 @@ namespace {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string metrics_line(const MetricList& m) {
-  std::string s;
-  for (const auto& [k, v] : m.items) s += fmt::format("{}{} {:.4f}", s.empty() ? "" : " ", k, v);
-  return s;
+// `head` and then the metrics ("Corr 0.6623"), wrapped to 80 columns with an indent of 4.
+std::string metrics_lines(const std::string& head, const MetricList& m) {
+  std::vector<std::string> fields;
+  for (const auto& [k, v] : m.items) fields.push_back(fmt::format("{} {:.4f}", k, v));
+  return fmt::format("{}", fmt::join(wrap_fields(head, fields), "\n"));
 }
 
-// Lines to DIR/train.log and the console; a progress bar on the console only.
+// Lines to DIR/train.log (each behind a timestamp) and the console; a progress line on the console only.
 class Logger {
  public:
   Logger(const fs::path& file, bool append, std::ostream* console, bool progress)
       : log_(file, append ? std::ios::app : std::ios::trunc), console_(console), progress_(progress && console) {}
   void line(const std::string& s) {
     clear_bar();
-    log_ << s << "\n";
-    log_.flush();
+    log_only(s);
     if (console_) (*console_) << s << "\n" << std::flush;
   }
-  void bar(const std::string& label, int64_t done, int64_t total, double sec_per_step) {
+  void log_only(const std::string& s) {
+    log_ << timestamped_lines(s, std::time(nullptr));
+    log_.flush();
+  }
+  void bar(const Progress& p) {
     if (!progress_) return;
-    constexpr int kWidth = 24;
-    const int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
-    std::string s = fmt::format("\r  {} [{}{}] {}/{} batches, {:.2f} s/step", label, std::string(filled, '#'),
-                                std::string(kWidth - filled, '.'), done, total, sec_per_step);
+    const std::string s = progress_line(p);
+    const size_t old = bar_len_;
     bar_len_ = s.size();
-    (*console_) << s << std::flush;
+    (*console_) << "\r" << s << std::string(old > s.size() ? old - s.size() : 0, ' ') << std::flush;
   }
 
  private:
@@ -234,6 +237,10 @@ json data_fingerprint(const data::SimsDataset& ds) {
 
 }  // namespace
 
+void append_to_log(const fs::path& out, const std::string& text) {
+  std::ofstream(out / "train.log", std::ios::app) << timestamped_lines(text, std::time(nullptr));
+}
+
 RunFolderLock::RunFolderLock(const fs::path& dir) {
   fs::create_directories(dir);
   const fs::path file = dir / ".lock";
@@ -311,6 +318,48 @@ struct SeedContext {
   Logger& log;
 };
 
+// What the run's files take at most (bytes), from the model: a checkpoint holds the state_dict
+// (parameters and buffers) and Adam's two moments of each parameter; a model file the state_dict.
+// While a checkpoint is written, the previous one (last), the best one (when it is another epoch)
+// and the new .tmp coexist; each seed leaves a model file; --keep-checkpoints keeps each seed's last
+// and best checkpoints.
+struct SpaceNeeded {
+  uint64_t checkpoint = 0, model_file = 0, total = 0;
+};
+SpaceNeeded space_needed(const models::Model& model, size_t seeds, bool keep_checkpoints) {
+  SpaceNeeded n;
+  for (const nn::NamedTensor& e : model.module().state_dict())
+    n.model_file += static_cast<uint64_t>(e.tensor.numel()) * dtype_size(e.tensor.dtype());
+  uint64_t param_bytes = 0;
+  for (const Tensor& p : model.module().parameters())
+    param_bytes += static_cast<uint64_t>(p.numel()) * dtype_size(p.dtype());
+  n.checkpoint = n.model_file + 2 * param_bytes;
+  n.total = 3 * n.checkpoint + seeds * n.model_file + (keep_checkpoints ? 2 * (seeds - 1) * n.checkpoint : 0);
+  return n;
+}
+
+// What the run's files take (lines for the log), after refusing (InputError) to start when --out's
+// file system has less free space than that. Builds the model once to count its parameters.
+std::string check_space(const TrainOptions& opt, const models::ModelSpec& spec, const json& config) {
+  const SpaceNeeded n = space_needed(*spec.build(config, opt.seeds.at(0), DType::F32), opt.seeds.size(),
+                                     opt.keep_checkpoints);
+  std::error_code ec;
+  const fs::space_info sp = fs::space(opt.out, ec);
+  const std::string free = ec ? "unknown" : format_bytes(sp.available);
+  const std::string what = fmt::format("checkpoints of {} (model + 2 Adam moments; up to 3 at once) and {} model "
+                                       "file{} of {}",
+                                       format_bytes(n.checkpoint), opt.seeds.size(), opt.seeds.size() == 1 ? "" : "s",
+                                       format_bytes(n.model_file));
+  if (!ec && sp.available < n.total)
+    throw InputError(fmt::format("--out: {} has {} free, the run needs up to {}: {}; free some space or use "
+                                 "another --out",
+                                 opt.out.string(), free, format_bytes(n.total), what));
+  std::vector<std::string> words;
+  std::istringstream in(fmt::format("up to {} in {} ({} free): {}", format_bytes(n.total), opt.out.string(), free, what));
+  for (std::string w; in >> w;) words.push_back(w);
+  return fmt::format("{}", fmt::join(wrap_fields("disk:", words), "\n"));
+}
+
 // A safe point: nothing is being written. After SIGINT / SIGTERM (on any process of the group) the
 // seed stops here; the last checkpoint (epoch `finished`) stays as it was, for --resume.
 void stop_if_requested(const SeedContext& c, const std::string& tag, int64_t finished) {
@@ -375,6 +424,7 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     const int64_t epoch = s.epoch + 1;
     model.module().train();
     const auto batches = sampler.epoch_batches(epoch);
+    Progress progress{.epoch = epoch, .total = static_cast<int64_t>(batches.size()), .max_epochs = c.opt.max_epochs};
     double train_loss = 0;
     int64_t used = 0;
     for (size_t i = 0; i < batches.size(); ++i) {
@@ -395,11 +445,14 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
                         model.task_names());
       train_loss += step_loss;
       ++used;
-      c.log.bar(fmt::format("epoch {}", epoch), static_cast<int64_t>(i + 1), static_cast<int64_t>(batches.size()),
-                seconds_since(t0) / static_cast<double>(i + 1));
+      progress.done = static_cast<int64_t>(i + 1);
+      progress.sec_per_step = seconds_since(t0) / static_cast<double>(i + 1);
+      c.log.bar(progress);
       stop_if_requested(c, tag, s.epoch);
     }
     train_loss /= static_cast<double>(std::max<int64_t>(used, 1));
+    progress.phase = Progress::Phase::validating;
+    c.log.bar(progress);
     SplitEval valid = evaluate_split(model, c.ds.valid, c.kind, batch_size);
     valid.loss = dp.agree(valid.loss);  // every process takes rank 0's early-stopping decision
     check_finite_loss(valid.loss, "valid loss", fmt::format("{} epoch {} (valid)", tag, epoch), {}, {});
@@ -412,14 +465,17 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
       s.best_epoch = epoch;
     }
     s.history.push_back({epoch, train_loss, valid.loss, seconds_since(t0), valid.metrics});
+    progress.phase = Progress::Phase::saving;
+    c.log.bar(progress);
     if (dp.is_root()) {
       save_checkpoint(last, model, *optimizer, s, seed);
       if (better) link_best(last, best);  // MMSA saves the best model at its epoch
       append_epoch_line(c.opt.out / "epochs.jsonl", epoch_line(seed, s.history.back(), s.best_epoch, s.best_valid));
     }
-    c.log.line(fmt::format("{} epoch {}: train_loss {:.4f} valid_loss {:.4f}{} | valid {} | {:.1f} s", tag, epoch,
-                           train_loss, valid.loss, better ? " *" : "  ", metrics_line(valid.metrics),
-                           s.history.back().seconds));
+    // Two lines or more within 80 columns: the losses and time, then the valid metrics, indented.
+    c.log.line(fmt::format("{} epoch {}: train_loss {:.4f} valid_loss {:.4f}{} {:.1f} s", tag, epoch, train_loss,
+                           valid.loss, better ? " *" : "  ", s.history.back().seconds));
+    c.log.line(metrics_lines("    valid", valid.metrics));
   }
   // The best model (MMSA: saved at its epoch, reloaded for the test split). A run killed after
   // moving it to DIR/models finds it there.
@@ -444,7 +500,7 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     save_model_file(final_model, model, json{{"seed", seed}, {"epoch", s.best_epoch}}.dump());
   atomic_write_text(c.opt.out / "seeds" / fmt::format("{}.json", seed), seed_to_json(r).dump(1));
   if (!c.opt.keep_checkpoints) fs::remove_all(dir);
-  c.log.line(fmt::format("{}: best epoch {} of {}, test {}", tag, r.best_epoch, s.epoch, metrics_line(r.test)));
+  c.log.line(metrics_lines(fmt::format("{}: best epoch {} of {}, test", tag, r.best_epoch, s.epoch), r.test));
   return r;
 }
 
@@ -500,6 +556,20 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   const fs::path run_file = opt.out / "run.json";
   const bool root = !opt.group || opt.group->is_root();  // only rank 0 writes files
   const bool found_run = opt.resume && fs::exists(run_file);
+  // Before anything is written: a file system without room for the checkpoints is refused.
+  std::string space, no_space;
+  if (root) {
+    try {
+      space = check_space(opt, spec, config);
+    } catch (const InputError& e) {
+      no_space = e.what();
+    }
+  }
+  if (opt.group && opt.group->size() > 1) {  // every process learns rank 0's outcome, as for the lock
+    const std::vector<uint64_t> ok = opt.group->allgather(no_space.empty() ? 1 : 0, "the disk space of --out");
+    if (ok[0] == 0 && !root) throw InputError(fmt::format("{}: rank 0 found too little free space", opt.out.string()));
+  }
+  if (!no_space.empty()) throw InputError(no_space);
   if (opt.group) opt.group->barrier("the start of the run");  // all have looked before rank 0 writes
   bool resuming = false;
   if (found_run) {
@@ -510,11 +580,18 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
     } catch (const json::exception&) {
       throw InputError(fmt::format("{}: unreadable; cannot resume", run_file.string()));
     }
+    // The identity only: the manifest (host, times, command) may differ for the same run.
     for (const char* k : {"model", "dataset", "config", "data", "seeds", "max_epochs"})
-      if (before.value(k, json()) != identity[k])
+      if (before.value(k, json()) != identity.value(k, json()))
         throw InputError(fmt::format("--resume: {} was trained with another {} (see {}); use another --out",
                                           opt.out.string(), k, run_file.string()));
     resuming = true;
+    // This invocation's manifest; those of the earlier ones (the run's interrupted parts) are kept.
+    json earlier = before.value("earlier_manifests", json::array());
+    if (before.contains("manifest")) earlier.push_back(before["manifest"]);
+    if (!earlier.empty()) identity["earlier_manifests"] = earlier;
+    identity["manifest"] = opt.manifest;
+    if (root) atomic_write_text(run_file, identity.dump(1));
   } else if (root) {
     // A new run in this folder: what an earlier run left there is not ours to continue.
     fs::remove_all(opt.out / "checkpoints");
@@ -523,10 +600,13 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
     fs::remove(opt.out / "epochs.jsonl");
     fs::remove(opt.out / "report.html");  // the page of the earlier run (report/, made after a run ends)
     fs::remove_all(opt.out / "report");
+    identity["manifest"] = opt.manifest;
     atomic_write_text(run_file, identity.dump(1));
   }
   Logger log(root ? opt.out / "train.log" : fs::path("/dev/null"), resuming, root ? opt.console : nullptr,
              opt.progress);
+  for (const std::string& l : opt.printed_before) log.log_only(l);  // what the command printed first
+  if (root) log.line(space);
   if (opt.resume && !resuming) log.line(fmt::format("--resume: nothing to resume in {}; starting", opt.out.string()));
   const MetricKind kind = metric_kind_of_dataset(opt.dataset);
   RunResults results;
@@ -546,15 +626,19 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
       std::ifstream in(done);
       results.seeds.push_back(seed_from_json(json::parse(in)));
       if (root) rewrite_epoch_lines(opt.out / "epochs.jsonl", seed, results.seeds.back().epochs);
-      log.line(fmt::format("seed {} ({}/{}): finished earlier, test {}", seed, i + 1, opt.seeds.size(),
-                           metrics_line(results.seeds.back().test)));
+      log.line(metrics_lines(fmt::format("seed {} ({}/{}): finished earlier, test", seed, i + 1, opt.seeds.size()),
+                             results.seeds.back().test));
       if (!opt.keep_checkpoints && root) fs::remove_all(opt.out / "checkpoints" / fmt::format("seed-{}", seed));
       continue;
     }
     results.seeds.push_back(train_one_seed(ctx, seed, i));
   }
   if (!root) return results;
-  atomic_write_text(opt.out / "results.json", results_to_json(results).dump(1) + "\n");
+  identity["manifest"]["end_time"] = iso8601_local(std::time(nullptr));
+  atomic_write_text(run_file, identity.dump(1));
+  json results_file = results_to_json(results);
+  results_file["manifest"] = identity["manifest"];
+  atomic_write_text(opt.out / "results.json", results_file.dump(1) + "\n");
   if (!fs::exists(opt.out / "csv.done")) {  // a resumed run that had already finished adds no second row
     results.csv = append_mmsa_csv(opt.out, results);
     const fs::path usual = opt.out / "normal" / (results.dataset + ".csv");

@@ -36,6 +36,10 @@ struct TrainOptions {
   bool progress = false;         // a progress bar within each epoch (for a terminal)
   bool keep_checkpoints = false; // keep each seed's last checkpoint (model + optimizer) after it ends
   std::ostream* console = nullptr;  // where lines go besides DIR/train.log (nullptr: only the log)
+  std::vector<std::string> printed_before;
+  // How the run was made (command, version, data file's SHA-256, host, ...: cli/manifest.h): kept in
+  // run.json and results.json under "manifest", never compared by --resume; "end_time" is added here.
+  nlohmann::ordered_json manifest = nlohmann::ordered_json::object();  // what the command printed before the run: train.log starts with it
   distributed::ProcessGroup* group = nullptr;  // data-parallel over its processes (training/data_parallel.h)
   // Seeds trained at once, one process each (one process: the seeds one after the other). oneTBB's
   // threads are split between them and OpenBLAS runs on one thread in each, so the results equal a
@@ -67,6 +71,10 @@ void check_run_folder(const TrainOptions& opt);
 // The folder's lock (rank 0 of opt.group only; nullptr for the others), then check_run_folder under
 // it. Every process of the group learns whether rank 0 got the lock, and all throw if it did not.
 std::unique_ptr<RunFolderLock> claim_run_folder(const TrainOptions& opt);
+
+// Adds `text` (one line or several) to DIR/train.log, each line behind a timestamp (console_text.h):
+// for what the command prints after train_seeds (its summary).
+void append_to_log(const std::filesystem::path& out, const std::string& text);
 
 // Trains model `spec` with the flat configuration `config` (checked) for every seed (or resumes),
 // writes DIR/results.json, DIR/normal/<dataset>.csv and each seed's best model

@@ -7,6 +7,6 @@ set(AREA_LIBS mtfn_cli mtfn_training mtfn_models mtfn_optim mtfn_nn mtfn_data mt
 # under the sanitizers): label "slow". Its fast suites (metrics, config, check-grads) also run as
 # `mtfn_unit`, labelled "unit", so the sanitizer build checks them.
 set(AREA_LABELS slow)
-add_test(NAME mtfn_unit COMMAND test_mtfn --run_test=metrics,config,check_grads --log_level=test_suite
+add_test(NAME mtfn_unit COMMAND test_mtfn --run_test=metrics,config,check_grads,console_text,manifest --log_level=test_suite
          --report_level=short)
 set_tests_properties(mtfn_unit PROPERTIES LABELS unit WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
