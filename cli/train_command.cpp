@@ -241,7 +241,9 @@ void add_train_command(CLI::App& app) {
     append_to_log(t.out, summary.substr(1, summary.size() - 2));  // the table and the files, without the blank line
     // The page is a view of results.json, already written: the run has succeeded whatever happens here.
     try {
-      say(std::cout, fmt::format("report: {}", report::write_report({t.out}, t.out).string()));
+      const std::string line = fmt::format("report: {}", report::write_report({t.out}, t.out).string());
+      std::cout << line << "\n";
+      append_to_log(t.out, line);
     } catch (const std::exception& e) {
       std::cerr << fmt::format("mtfn train: warning: no report page: {}; once that is fixed: mtfn report {}\n", e.what(),
                                t.out.string());
