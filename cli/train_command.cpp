@@ -127,7 +127,7 @@ void add_train_command(CLI::App& app) {
       ->excludes(resume);
   cmd->add_option("--synth-scale", opt->synth_scale,
                   fmt::format("without --data: split sizes relative to CH-SIMS (default {})", kNoDataScale));
-  cmd->add_flag("--keep-checkpoints", opt->keep_checkpoints, "keep each seed's last checkpoint (model + Adam state)");
+  cmd->add_flag("--keep-checkpoints", opt->keep_checkpoints, "keep each seed's checkpoints (last and best: model + Adam state) after it ends");
   cmd->add_flag("--no-progress", opt->no_progress, "no progress bar even on a terminal");
   cmd->callback([opt] {
     // Every flag is checked before anything is read or created.

@@ -634,6 +634,8 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
     results.seeds.push_back(train_one_seed(ctx, seed, i));
   }
   if (!root) return results;
+  std::error_code ec;
+  fs::remove(opt.out / "checkpoints", ec);  // only if empty: every seed's checkpoints went with it
   identity["manifest"]["end_time"] = iso8601_local(std::time(nullptr));
   atomic_write_text(run_file, identity.dump(1));
   json results_file = results_to_json(results);

@@ -59,6 +59,7 @@ BOOST_AUTO_TEST_CASE(tfn_on_a_mosi_file_is_scored_with_mosis_metrics) {
   BOOST_TEST(first_line(csv) == "Model,Has0_acc_2,Has0_F1_score,Non0_acc_2,Non0_F1_score,Mult_acc_5,Mult_acc_7,MAE,Corr,Loss");
   BOOST_TEST(csv.find("\ntfn,") != std::string::npos, csv);
   BOOST_TEST(fs::exists(dir / "run" / "models" / "tfn-1111.safetensors"));
+  BOOST_TEST(!fs::exists(dir / "run" / "checkpoints"));  // each seed's went when it ended, and then the folder
 }
 
 BOOST_AUTO_TEST_CASE(mtfn_needs_unimodal_labels_and_mmsa_has_no_mosi_entry_for_it) {
