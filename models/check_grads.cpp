@@ -8,6 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "nn/module.h"
+#include "optim/optimizer.h"
+
 namespace mtfn::models {
 
 using json = nlohmann::ordered_json;
@@ -89,6 +92,49 @@ std::string reference_model(const nn::Metadata& meta) {
   } catch (const json::exception&) {
   }
   return it->second;  // a bare name
+}
+
+nn::StateDict load_reference_state(nn::Module& module, const nn::TensorDict& file, const std::string& path) {
+  nn::StateDict initial;
+  for (const auto& e : module.state_dict()) {
+    const nn::NamedTensor* ref = file.find(e.name);
+    if (!ref) throw std::runtime_error(fmt::format("{}: no tensor '{}' (the model's state)", path, e.name));
+    initial.insert(e.name, ref->tensor, ref->int64);
+  }
+  module.load_state_dict(initial, path);
+  return initial;
+}
+
+void check_backward_and_adam_steps(ReferenceChecker& c, CheckReport& report, Model& model, const Tensor& loss,
+                                   const Tensor (&inputs)[3], const nn::StateDict& initial, const std::string& path,
+                                   int adam_steps, const std::function<Tensor()>& step_loss) {
+  nn::Module& m = model.module();
+  loss.backward();
+  c.begin(report, "gradients");
+  for (const auto& [name, p] : m.named_parameters()) {
+    if (!p.requires_grad()) continue;  // output_range / output_shift: no gradient in PyTorch either
+    c.compare("grad." + name, p.grad().defined() ? p.grad() : Tensor::zeros(p.shape(), p.dtype()));
+  }
+  const char* input_names[3] = {"text", "audio", "vision"};
+  for (int i = 0; i < 3; ++i) c.compare(std::string("grad.input.") + input_names[i], inputs[i].grad());
+
+  c.begin(report, "buffers after");
+  for (const auto& [name, b] : m.named_buffers())
+    if (c.file.contains("after." + name)) c.compare("after." + name, b);
+
+  if (adam_steps <= 0) return;
+  c.begin(report, "adam steps");
+  m.load_state_dict(initial, path);
+  m.zero_grad();
+  const std::unique_ptr<optim::Optimizer> optimizer = model.make_optimizer();
+  for (int k = 1; k <= adam_steps; ++k) {
+    optimizer->zero_grad();
+    const Tensor l = step_loss();
+    c.compare(fmt::format("adam{}.loss", k), l);
+    l.backward();
+    optimizer->step();
+    for (const auto& [name, p] : m.named_parameters()) c.compare(fmt::format("adam{}.{}", k, name), p);
+  }
 }
 
 }  // namespace mtfn::models

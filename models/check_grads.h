@@ -4,12 +4,14 @@
 // Not here: any one model's comparison (models/<name>/check_grads.cpp).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/tensor.h"
+#include "models/model.h"
 #include "nn/safetensors.h"
 
 namespace mtfn::models {
@@ -40,6 +42,20 @@ struct ReferenceChecker {
   void compare(const std::string& name, const Tensor& ours);
   void compare_scalar(const std::string& name, double ours);
 };
+
+// The model's state from the reference file (every name of its state_dict; std::runtime_error naming
+// the first one absent), loaded into `module`, and returned for reloading before the Adam steps.
+nn::StateDict load_reference_state(nn::Module& module, const nn::TensorDict& file, const std::string& path);
+
+// What every model's check does after its loss on the reference batch (in the graph):
+//   "gradients": every trainable parameter's (PyTorch gives output_range / output_shift none) and the
+//                three inputs' (text, audio, vision), after loss.backward();
+//   "buffers after": the BatchNorm buffers the forward pass updated;
+//   "adam steps": `adam_steps` steps of the model's MMSA optimizer from `initial`, each step's loss
+//                 from `step_loss` (the model's loss on the detached inputs), then every parameter.
+void check_backward_and_adam_steps(ReferenceChecker& c, CheckReport& report, Model& model, const Tensor& loss,
+                                   const Tensor (&inputs)[3], const nn::StateDict& initial, const std::string& path,
+                                   int adam_steps, const std::function<Tensor()>& step_loss);
 
 // The file's __metadata__ entries `keys` (JSON strings under MMSA's key names) as one flat object;
 // absent keys are left out, `required` ones throw std::runtime_error naming the file.

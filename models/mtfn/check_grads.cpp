@@ -44,14 +44,7 @@ CheckReport check_reference(const std::string& path) {
 
   Mtfn model(cfg, 0, DType::F64);
   model.keep_fusion_vector = true;  // output.Feature_f is compared
-  // The state: every name of our state_dict, taken from the file.
-  nn::StateDict initial;
-  for (const auto& e : model.state_dict()) {
-    const nn::NamedTensor* ref = t.find(e.name);
-    if (!ref) throw std::runtime_error(fmt::format("{}: no tensor '{}' (the model's state)", path, e.name));
-    initial.insert(e.name, ref->tensor, ref->int64);
-  }
-  model.load_state_dict(initial, path);
+  const nn::StateDict initial = load_reference_state(model, t, path);
   model.train();
 
   CheckReport report;
@@ -82,38 +75,10 @@ CheckReport check_reference(const std::string& path) {
   const char* task_names[4] = {"M", "T", "A", "V"};
   for (int i = 0; i < 4; ++i) c.compare_scalar(std::string("loss.") + task_names[i], loss.parts[i]);
 
-  // ---- gradients
-  loss.total.backward();
-  c.begin(report, "gradients");
-  for (const auto& [name, p] : model.named_parameters()) {
-    if (!p.requires_grad()) continue;  // output_range / output_shift: no gradient in PyTorch either
-    c.compare("grad." + name, p.grad().defined() ? p.grad() : Tensor::zeros(p.shape(), p.dtype()));
-  }
-  c.compare("grad.input.text", text.grad());
-  c.compare("grad.input.audio", audio.grad());
-  c.compare("grad.input.vision", vision.grad());
-
-  // ---- BatchNorm buffers after the forward pass
-  c.begin(report, "buffers after");
-  for (const auto& [name, b] : model.named_buffers())
-    if (t.contains("after." + name)) c.compare("after." + name, b);
-
-  // ---- Adam steps on the same batch from the stored state, MMSA's groups
-  if (adam_steps > 0) {
-    c.begin(report, "adam steps");
-    model.load_state_dict(initial, path);
-    model.zero_grad();
-    auto optimizer = make_mtfn_optimizer(model, cfg);
-    for (int k = 1; k <= adam_steps; ++k) {
-      optimizer->zero_grad();
-      MtfnOutput o = model.forward(text.detach(), audio.detach(), vision.detach());
-      MtfnLoss l = mtfn_loss(o, labels, cfg);
-      c.compare(fmt::format("adam{}.loss", k), l.total);
-      l.total.backward();
-      optimizer->step();
-      for (const auto& [name, p] : model.named_parameters()) c.compare(fmt::format("adam{}.{}", k, name), p);
-    }
-  }
+  // ---- gradients, buffers, Adam steps on the same batch from the stored state, MMSA's groups
+  check_backward_and_adam_steps(c, report, model, loss.total, {text, audio, vision}, initial, path, adam_steps, [&] {
+    return mtfn_loss(model.forward(text.detach(), audio.detach(), vision.detach()), labels, cfg).total;
+  });
   return report;
 }
 
