@@ -3,7 +3,9 @@
 # each for a given number of inputs (libFuzzer -runs=N) instead of a time, and the figures of each
 # (executions, exec/s, peak RSS, new corpus inputs, findings) written to a file.
 # Usage: bash fuzz/fuzz_long.sh [RUNS] [REPORT]   (default 1000000 inputs each; report build-fuzz/fuzz_long.txt)
-# Builds both targets with clang++-14 in build-fuzz/ (MTFN_FUZZ=ON); exit 1 if either has a finding.
+#        FUZZ_MAX_SECONDS=S also stops each target after S seconds (the report then shows the inputs it ran).
+# Builds both targets with clang++-14 in build-fuzz/ (MTFN_FUZZ=ON); the two run side by side (one core
+# each); exit 1 if either has a finding.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000000}
@@ -30,7 +32,7 @@ one() {  # target max_len dict corpus dirs...
   local before after start end rc
   before=$(ls "$1" | wc -l)
   start=$(date +%s.%N)
-  ./build-fuzz/fuzz/"$target" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 \
+  ./build-fuzz/fuzz/"$target" -runs="$runs" -max_total_time="${FUZZ_MAX_SECONDS:-0}" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 \
     -dict="$dict" -artifact_prefix="$artifacts" "$@" 2>"$log"
   rc=$?
   end=$(date +%s.%N)
@@ -44,11 +46,15 @@ one() {  # target max_len dict corpus dirs...
   printf "%-12s %12s %10s %10.1f %12s %9s %8s\n" "$target" "${execs:-?}" \
     "$(echo "scale=0; ${execs:-0} / $seconds" | bc)" "$seconds" "${rss:-?}" "$((after - before))" "$findings" >>"$report"
   if ((rc != 0)); then
-    status=1
     echo "  $target: finding(s) in $artifacts, log $log" >>"$report"
   fi
+  return "$rc"
 }
-one fuzz_pickle 16384 fuzz/pickle.dict build-fuzz/pickle-corpus tests/fixtures/pickle tests/fixtures/pickle/broken
-one fuzz_pth 40000 fuzz/pth.dict build-fuzz/pth-corpus build-fuzz/pth-seeds tests/fixtures/pth tests/fixtures/pth/broken
+one fuzz_pickle 16384 fuzz/pickle.dict build-fuzz/pickle-corpus tests/fixtures/pickle tests/fixtures/pickle/broken &
+pickle=$!
+one fuzz_pth 40000 fuzz/pth.dict build-fuzz/pth-corpus build-fuzz/pth-seeds tests/fixtures/pth tests/fixtures/pth/broken &
+pth=$!
+wait "$pickle" || status=1
+wait "$pth" || status=1
 cat "$report"
 exit $status
