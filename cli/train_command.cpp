@@ -231,7 +231,14 @@ void add_train_command(CLI::App& app) {
                                  t.max_epochs));
     if (group->is_root()) t.manifest = train_manifest(opt->data, t.data_label, group->size());
     catch_stop_signals();  // Ctrl-C / SIGTERM: stop at the next safe point (training/stop_request.h)
-    const RunResults r = train_seeds(ds, spec, cfg, t);
+    RunResults r;
+    try {
+      r = train_seeds(ds, spec, cfg, t);
+    } catch (const std::exception& e) {  // the one line cli/run.cpp prints goes to the log too
+      if (group->is_root() && std::filesystem::exists(t.out / "train.log"))
+        append_to_log(t.out, std::string("mtfn train: ") + e.what());
+      throw;
+    }
     if (!group->is_root()) return;
     const std::string summary =
         "\n" + summary_table(r) +
