@@ -122,7 +122,7 @@ ProcessGroup::ProcessGroup(double timeout_seconds) : timeout_s_(timeout_seconds)
 #if MTFN_WITH_MPI
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
-  uses_mpi_ = true;
+  uses_mpi_ = owns_mpi_ = true;
   impl_ = std::make_unique<Impl>();
   MPI_Comm_dup(MPI_COMM_WORLD, &impl_->main);
   MPI_Comm_dup(MPI_COMM_WORLD, &impl_->grads);
@@ -150,12 +150,46 @@ ProcessGroup::~ProcessGroup() {
   // Leaving because of an exception on this rank alone would leave the others waiting in their
   // next collective: end the whole job now instead.
   if (std::uncaught_exceptions() > 0) abort("stopped by an error (see above)");
-  barrier("the end of the job");
+  barrier(owns_mpi_ ? "the end of the job" : "the end of a group");
   MPI_Comm_free(&impl_->grads);
   MPI_Comm_free(&impl_->main);
-  MPI_Finalize();
+  if (owns_mpi_) MPI_Finalize();
 #endif
 }
+
+ProcessGroup::ProcessGroup(const ProcessGroup& parent, int size)
+    : timeout_s_(parent.timeout_s_), host_(parent.host_) {
+#if MTFN_WITH_MPI
+  if (!parent.uses_mpi_) return;
+  const int color = parent.rank_ / size;
+  MPI_Comm main = MPI_COMM_NULL, grads = MPI_COMM_NULL;
+  MPI_Comm_split(parent.impl_->main, color, parent.rank_, &main);
+  MPI_Comm_split(parent.impl_->grads, color, parent.rank_, &grads);
+  int n = 1, r = 0;
+  MPI_Comm_size(main, &n);
+  MPI_Comm_rank(main, &r);
+  if (n == 1) {  // a group of one: plain one-process training, no MPI calls
+    MPI_Comm_free(&main);
+    MPI_Comm_free(&grads);
+    return;
+  }
+  uses_mpi_ = true;
+  impl_ = std::make_unique<Impl>();
+  impl_->main = main;
+  impl_->grads = grads;
+  rank_ = r;
+  size_ = n;
+#else
+  (void)size;
+#endif
+}
+
+std::unique_ptr<ProcessGroup> ProcessGroup::split(int size) const {
+  if (size < 1) throw Error(fmt::format("a group of {} processes", size));
+  return std::unique_ptr<ProcessGroup>(new ProcessGroup(*this, size));
+}
+
+Traffic ProcessGroup::traffic() const { return {sent_.load(), received_.load()}; }
 
 std::string ProcessGroup::where() const {
   return size_ == 1 ? std::string("") : fmt::format("rank {} of {} (host {})", rank_, size_, host_);
@@ -201,9 +235,21 @@ void check_count(int64_t n, std::string_view what) {
 }  // namespace
 #endif
 
+namespace {
+// A ring all-reduce of `bytes` over n ranks sends and receives 2 bytes (n-1)/n on each rank.
+double ring_allreduce_bytes(double bytes, int n) { return 2.0 * bytes * (n - 1) / n; }
+void add(std::atomic<double>& counter, double bytes) {
+  double cur = counter.load();
+  while (!counter.compare_exchange_weak(cur, cur + bytes)) {
+  }
+}
+}  // namespace
+
 void ProcessGroup::allreduce_sum(std::span<double> values, std::string_view what) {
 #if MTFN_WITH_MPI
   if (!uses_mpi_ || values.empty()) return;
+  add(sent_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
+  add(received_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
   check_count(static_cast<int64_t>(values.size()), what);
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, impl_->main, &req);
@@ -214,6 +260,8 @@ void ProcessGroup::allreduce_sum(std::span<double> values, std::string_view what
 void ProcessGroup::allreduce_sum(std::span<float> values, std::string_view what) {
 #if MTFN_WITH_MPI
   if (!uses_mpi_ || values.empty()) return;
+  add(sent_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
+  add(received_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
   check_count(static_cast<int64_t>(values.size()), what);
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_FLOAT, MPI_SUM, impl_->main, &req);
@@ -224,6 +272,8 @@ void ProcessGroup::allreduce_sum(std::span<float> values, std::string_view what)
 void ProcessGroup::allreduce_max(std::span<double> values, std::string_view what) {
 #if MTFN_WITH_MPI
   if (!uses_mpi_ || values.empty()) return;
+  add(sent_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
+  add(received_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
   check_count(static_cast<int64_t>(values.size()), what);
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_MAX, impl_->main, &req);
@@ -239,6 +289,7 @@ void ProcessGroup::broadcast(void* data, int64_t bytes, int root, std::string_vi
   for (int64_t off = 0; off < bytes; off += int64_t{1} << 30) {
     const int n = static_cast<int>(std::min<int64_t>(bytes - off, int64_t{1} << 30));
     MPI_Request req;
+    add(rank_ == root ? sent_ : received_, n);
     MPI_Ibcast(p + off, n, MPI_BYTE, root, impl_->main, &req);
     watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
   }
@@ -250,6 +301,8 @@ std::vector<uint64_t> ProcessGroup::allgather(uint64_t value, std::string_view w
 #if MTFN_WITH_MPI
   if (!uses_mpi_) return out;
   MPI_Request req;
+  add(sent_, 8.0 * (size_ - 1));
+  add(received_, 8.0 * (size_ - 1));
   MPI_Iallgather(&value, 1, MPI_UINT64_T, out.data(), 1, MPI_UINT64_T, impl_->main, &req);
   watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
 #endif
@@ -261,6 +314,65 @@ void ProcessGroup::barrier(std::string_view what) {
   if (!uses_mpi_) return;
   MPI_Request req;
   MPI_Ibarrier(impl_->main, &req);
+  watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
+#endif
+}
+
+namespace {
+// counts -> MPI's int counts and displacements, checked; the total.
+struct Layout {
+  std::vector<int> counts, offsets;
+  int64_t total = 0;
+};
+Layout layout_of(const std::vector<int64_t>& counts, int size, std::string_view what) {
+  if (static_cast<int>(counts.size()) != size)
+    throw Error(fmt::format("{}: {} counts for {} ranks", what, counts.size(), size));
+  Layout l;
+  for (int64_t c : counts) {
+    if (c < 0 || l.total + c > INT32_MAX) throw Error(fmt::format("{}: more than 2^31 - 1 elements in one MPI call", what));
+    l.counts.push_back(static_cast<int>(c));
+    l.offsets.push_back(static_cast<int>(l.total));
+    l.total += c;
+  }
+  return l;
+}
+}  // namespace
+
+void ProcessGroup::allgather(std::span<const float> mine, std::span<float> out, const std::vector<int64_t>& counts,
+                             std::string_view what) {
+  const Layout l = layout_of(counts, size_, what);
+  if (static_cast<int64_t>(mine.size()) != counts[static_cast<size_t>(rank_)] || static_cast<int64_t>(out.size()) != l.total)
+    throw Error(fmt::format("{}: {} and {} floats do not fit the counts", what, mine.size(), out.size()));
+  if (!uses_mpi_) {
+    std::copy(mine.begin(), mine.end(), out.begin());
+    return;
+  }
+#if MTFN_WITH_MPI
+  const int next = (rank_ + 1) % size_;
+  add(sent_, 4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(next)]));
+  add(received_, 4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
+  MPI_Request req;
+  MPI_Iallgatherv(mine.data(), static_cast<int>(mine.size()), MPI_FLOAT, out.data(), l.counts.data(),
+                  l.offsets.data(), MPI_FLOAT, impl_->main, &req);
+  watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
+#endif
+}
+
+void ProcessGroup::reduce_scatter_sum(std::span<const float> all, std::span<float> out,
+                                      const std::vector<int64_t>& counts, std::string_view what) {
+  const Layout l = layout_of(counts, size_, what);
+  if (static_cast<int64_t>(all.size()) != l.total || static_cast<int64_t>(out.size()) != counts[static_cast<size_t>(rank_)])
+    throw Error(fmt::format("{}: {} and {} floats do not fit the counts", what, all.size(), out.size()));
+  if (!uses_mpi_) {
+    std::copy(all.begin(), all.end(), out.begin());
+    return;
+  }
+#if MTFN_WITH_MPI
+  const int prev = (rank_ + size_ - 1) % size_;
+  add(sent_, 4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
+  add(received_, 4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(prev)]));
+  MPI_Request req;
+  MPI_Ireduce_scatter(all.data(), out.data(), l.counts.data(), MPI_FLOAT, MPI_SUM, impl_->main, &req);
   watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
 #endif
 }
@@ -278,6 +390,10 @@ PendingReduce start_reduce(MPI_Comm comm, void* data, int64_t n, MPI_Datatype ty
 
 PendingReduce ProcessGroup::start_gradient_reduce(std::span<float> data) {
 #if MTFN_WITH_MPI
+  if (uses_mpi_ && !data.empty()) {
+    add(sent_, ring_allreduce_bytes(static_cast<double>(data.size_bytes()), size_));
+    add(received_, ring_allreduce_bytes(static_cast<double>(data.size_bytes()), size_));
+  }
   if (uses_mpi_ && !data.empty()) return start_reduce(impl_->grads, data.data(), std::ssize(data), MPI_FLOAT);
 #endif
   return {};
@@ -285,6 +401,10 @@ PendingReduce ProcessGroup::start_gradient_reduce(std::span<float> data) {
 
 PendingReduce ProcessGroup::start_gradient_reduce(std::span<double> data) {
 #if MTFN_WITH_MPI
+  if (uses_mpi_ && !data.empty()) {
+    add(sent_, ring_allreduce_bytes(static_cast<double>(data.size_bytes()), size_));
+    add(received_, ring_allreduce_bytes(static_cast<double>(data.size_bytes()), size_));
+  }
   if (uses_mpi_ && !data.empty()) return start_reduce(impl_->grads, data.data(), std::ssize(data), MPI_DOUBLE);
 #endif
   return {};

@@ -4,6 +4,7 @@
 // instead of waiting forever. Not here: gradients (distributed/buckets.h), BatchNorm (distributed/sync_batch_norm.h).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -42,6 +43,15 @@ class PendingReduce {
   std::unique_ptr<Impl> impl_;
 };
 
+// Bytes this rank moved, counted at the MPI calls: what a bandwidth-optimal (ring) algorithm sends and
+// receives for each collective on this rank (an all-reduce of n bytes over N ranks: 2 n (N-1)/N each way;
+// an all-gather: the other ranks' parts in, all but the next rank's part out; a reduce-scatter the
+// converse). The MPI library's own algorithm may move a little more; the wire adds headers.
+struct Traffic {
+  double sent = 0, received = 0;
+  Traffic operator-(const Traffic& o) const { return {sent - o.sent, received - o.received}; }
+};
+
 class ProcessGroup {
  public:
   // Joins the job. Launched by mpirun / srun with N > 1 processes: initialises MPI (thread level
@@ -70,6 +80,20 @@ class ProcessGroup {
   void broadcast(void* data, int64_t bytes, int root, std::string_view what);
   std::vector<uint64_t> allgather(uint64_t value, std::string_view what);  // [rank] = value
   void barrier(std::string_view what);
+  // Rank r's `mine` (counts[r] floats) into out[offset_r, offset_r + counts[r]), offsets in rank order.
+  void allgather(std::span<const float> mine, std::span<float> out, const std::vector<int64_t>& counts,
+                 std::string_view what);
+  // out (counts[rank] floats) = the sum over ranks of their `all`'s part [offset_rank, offset_rank + counts[rank]).
+  void reduce_scatter_sum(std::span<const float> all, std::span<float> out, const std::vector<int64_t>& counts,
+                          std::string_view what);
+
+  // Groups of `size` consecutive ranks (the last may be smaller if size does not divide N): the group
+  // this rank belongs to, with its own communicators. Every rank must call it. A group of one touches no MPI.
+  std::unique_ptr<ProcessGroup> split(int size) const;
+  int group_index(int size) const { return rank_ / size; }  // which group of `split(size)` this rank joins
+
+  // This rank's traffic since the group was made (both channels).
+  Traffic traffic() const;
 
   // ---- the gradient channel: a separate communicator, so that bucket all-reduces (started from
   // distributed/buckets.h's thread) never interleave with the main channel's collectives. In place, sum.
@@ -89,8 +113,12 @@ class ProcessGroup {
   template <class Done>
   void watched_wait(Done done, std::string_view what);
 
+  ProcessGroup(const ProcessGroup& parent, int size);  // split()
+
   int rank_ = 0, size_ = 1;
   bool uses_mpi_ = false;
+  bool owns_mpi_ = false;  // the world group initialises and finalises MPI; split groups only free their communicators
+  mutable std::atomic<double> sent_{0}, received_{0};  // Traffic (the gradient thread adds too)
   double timeout_s_;
   std::string host_;
   std::unique_ptr<Impl> impl_;

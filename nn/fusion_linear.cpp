@@ -132,7 +132,7 @@ void backward_block(const Fusion<S>& f, int64_t i, int64_t j0, int64_t j1, const
 }
 
 void check_inputs(const Tensor& a, const Tensor& v, const Tensor& t, double p, const Tensor& weight,
-                  const Tensor& bias) {
+                  const Tensor& bias, int64_t pair_begin) {
   for (const Tensor* x : {&v, &t, &weight})
     if (x->dtype() != a.dtype())
       throw Error(fmt::format("fusion_dropout_linear: dtype mismatch {} vs {}", a.describe(), x->describe()));
@@ -141,39 +141,54 @@ void check_inputs(const Tensor& a, const Tensor& v, const Tensor& t, double p, c
   if (a.dim() != 2 || v.dim() != 2 || t.dim() != 2 || a.size(0) != v.size(0) || a.size(0) != t.size(0))
     throw Error(fmt::format("fusion_dropout_linear: expected a (B,A), v (B,V), t (B,T), got {}, {}, {}",
                             shape_str(a.shape()), shape_str(v.shape()), shape_str(t.shape())));
-  const int64_t F = (a.size(1) + 1) * (v.size(1) + 1) * (t.size(1) + 1);
-  if (weight.dim() != 2 || weight.size(1) != F || (bias.defined() && bias.shape() != Shape{weight.size(0)}))
-    throw Error(fmt::format("fusion_dropout_linear: weight {} and bias {} do not fit fusion width {}",
-                            shape_str(weight.shape()), bias.defined() ? shape_str(bias.shape()) : "none", F));
+  const int64_t T1 = t.size(1) + 1, pairs = (a.size(1) + 1) * (v.size(1) + 1);
+  const bool fits = weight.dim() == 2 && weight.size(1) % T1 == 0 && pair_begin >= 0 &&
+                    pair_begin + weight.size(1) / T1 <= pairs;
+  if (!fits || (bias.defined() && bias.shape() != Shape{weight.size(0)}))
+    throw Error(fmt::format("fusion_dropout_linear: weight {} (from pair {}) and bias {} do not fit fusion width {}",
+                            shape_str(weight.shape()), pair_begin, bias.defined() ? shape_str(bias.shape()) : "none",
+                            pairs * T1));
   if (!(p >= 0.0 && p <= 1.0)) throw Error(fmt::format("fusion_dropout_linear: probability {} not in [0, 1]", p));
 }
+
+// The shard's pairs [pb, pe) by audio index: indices [i0, i0 + count), index i with video indices [j_begin(i), j_end(i)).
+struct PairRange {
+  int64_t pb, pe, V1, i0, count;
+  PairRange(int64_t pair_begin, int64_t pair_end, int64_t V1_)
+      : pb(pair_begin), pe(pair_end), V1(V1_), i0(pb / V1_), count(pe > pb ? (pe - 1) / V1_ - i0 + 1 : 0) {}
+  int64_t j_begin(int64_t i) const { return std::max<int64_t>(pb - i * V1, 0); }
+  int64_t j_end(int64_t i) const { return std::min<int64_t>(pe - i * V1, V1); }
+  int64_t local_col(int64_t i, int64_t j, int64_t T1) const { return (i * V1 + j - pb) * T1; }  // in the shard's W
+};
 
 }  // namespace
 
 // ---- forward: y (B,N) = bias + sum_i y_i,  y_i = sum over i's blocks of zd_block W_block^T
 Tensor fusion_dropout_linear_forward(const Tensor& a, const Tensor& v, const Tensor& t, double p,
                                      const DropoutKey& key, const Tensor& weight, const Tensor& bias,
-                                     FusionDropoutLinearCache& cache) {
-  check_inputs(a, v, t, p, weight, bias);
-  const int64_t B = a.size(0), N = weight.size(0);
+                                     FusionDropoutLinearCache& cache, int64_t pair_begin) {
+  check_inputs(a, v, t, p, weight, bias, pair_begin);
+  const int64_t B = a.size(0), N = weight.size(0), Fw = weight.size(1);
   Tensor y = Tensor::empty({B, N}, a.dtype());
   MTFN_DISPATCH(a.dtype(), {
     using S = scalar_t;
     const Fusion<S> f(a, v, t, p, key);
-    const int64_t A1 = f.A1, V1 = f.V1, T1 = f.T1, F = f.F;
-    const S* W = weight.data<S>();
-    std::vector<S> part(static_cast<size_t>(A1 * B * N));  // (A1,B,N) y_i of each audio index
+    const int64_t V1 = f.V1, T1 = f.T1;
+    const PairRange pr(pair_begin, pair_begin + Fw / T1, V1);
+    const S* W = weight.data<S>();  // (N, Fw)
+    std::vector<S> part(static_cast<size_t>(pr.count * B * N), S(0));  // (count,B,N) y_i of each audio index
     tbb::enumerable_thread_specific<std::vector<S>> scratch(std::vector<S>(static_cast<size_t>(B * kVideoBlock * T1)));
     {
       SerialBlas serial;
-      tbb::parallel_for(int64_t{0}, A1, [&](int64_t i) {
+      tbb::parallel_for(int64_t{0}, pr.count, [&](int64_t n) {
+        const int64_t i = pr.i0 + n, jb = pr.j_begin(i), je = pr.j_end(i);
         S* zd = scratch.local().data();  // (B, w)
-        S* yi = part.data() + i * B * N;
-        for (int64_t j0 = 0; j0 < V1; j0 += kVideoBlock) {
-          const int64_t j1 = std::min(V1, j0 + kVideoBlock), w = (j1 - j0) * T1;
+        S* yi = part.data() + n * B * N;
+        for (int64_t j0 = jb; j0 < je; j0 += kVideoBlock) {
+          const int64_t j1 = std::min(je, j0 + kVideoBlock), w = (j1 - j0) * T1;
           build_block(f, i, j0, j1, zd);
           // y_i (B,N) += zd (B,w) W[:, cols]^T (w,N)
-          gemm<S>(false, true, B, N, w, 1, zd, w, W + (i * V1 + j0) * T1, F, j0 == 0 ? 0 : 1, yi, N);
+          gemm<S>(false, true, B, N, w, 1, zd, w, W + pr.local_col(i, j0, T1), Fw, j0 == jb ? 0 : 1, yi, N);
         }
       });
     }
@@ -181,12 +196,12 @@ Tensor fusion_dropout_linear_forward(const Tensor& a, const Tensor& v, const Ten
     const S* pb = bias.defined() ? bias.data<S>() : nullptr;
     for (int64_t r = 0; r < B * N; ++r) {  // in audio-index order, whatever thread made each part
       double acc = pb ? pb[r % N] : 0.0;
-      for (int64_t i = 0; i < A1; ++i) acc += part[static_cast<size_t>(i * B * N + r)];
+      for (int64_t n = 0; n < pr.count; ++n) acc += part[static_cast<size_t>(n * B * N + r)];
       py[r] = static_cast<S>(acc);
     }
   });
 
-  cache = FusionDropoutLinearCache{a.detach(), v.detach(), t.detach(), weight.detach(), p, key};
+  cache = FusionDropoutLinearCache{a.detach(), v.detach(), t.detach(), weight.detach(), p, key, pair_begin};
   return y;
 }
 
@@ -195,25 +210,25 @@ Tensor fusion_dropout_linear_forward(const Tensor& a, const Tensor& v, const Ten
 //   dL/dz[:, c]  = (g W[:, c]) * m  ->  dL/da1_i += s_ij v1_j,  dL/dv1_j += s_ij a1_i,
 //                                      dL/dt1_k += a1_i sum_j v1_j dL/dz_ijk    (s_ij = sum_k dL/dz_ijk t1_k)
 //   dL/db        = column sums of g
-void fusion_dropout_linear_backward(const Tensor& gy, const FusionDropoutLinearCache& cache, const Tensor& a,
-                                    const Tensor& v, const Tensor& t, const Tensor& weight, const Tensor& bias) {
-  const int64_t B = cache.a.size(0), N = cache.weight.size(0);
+void fusion_dropout_linear_backward(const Tensor& gy, const FusionDropoutLinearCache& cache,
+                                    FusionDropoutLinearGrads out) {  // handles: writes reach the caller's tensors
+  const int64_t B = cache.a.size(0), N = cache.weight.size(0), Fw = cache.weight.size(1);
   MTFN_DISPATCH(gy.dtype(), {
     using S = scalar_t;
     const Fusion<S> f(cache.a, cache.v, cache.t, cache.p, cache.key);
-    const int64_t A1 = f.A1, V1 = f.V1, T1 = f.T1, F = f.F;
+    const int64_t A1 = f.A1, V1 = f.V1, T1 = f.T1;
+    const PairRange pr(cache.pair_begin, cache.pair_begin + Fw / T1, V1);
     const S* g = gy.data<S>();  // (B,N)
     const S* W = cache.weight.data<S>();
-    const bool want_z = a.requires_grad() || v.requires_grad() || t.requires_grad();
-    // (N,F): the column blocks below cover it once each, so a zero gradient (new, or after
+    const bool want_z = out.a.defined() || out.v.defined() || out.t.defined();
+    // (N,Fw): the column blocks below cover it once each, so a zero gradient (new, or after
     // zero_grad) is written (beta = 0) without being filled first, any other is added into.
-    bool gW_zero = false;
-    S* gW = weight.requires_grad() ? grad_buffer_unfilled(weight, gW_zero).data<S>() : nullptr;
-    const S gW_beta = gW_zero ? 0 : 1;
-    // Per audio index: da (B) in double, sv (B,V1), wt (B,T1) in S (see backward_block).
-    std::vector<double> da(static_cast<size_t>(A1 * B), 0.0);
-    std::vector<S> svs(want_z ? static_cast<size_t>(A1 * B * V1) : 0, S(0));
-    std::vector<S> wts(want_z ? static_cast<size_t>(A1 * B * T1) : 0, S(0));
+    S* gW = out.weight.defined() ? out.weight.data<S>() : nullptr;
+    const S gW_beta = out.weight_is_zero ? 0 : 1;
+    // Per audio index of the shard: da (B) in double, sv (B,V1), wt (B,T1) in S (see backward_block).
+    std::vector<double> da(static_cast<size_t>(pr.count * B), 0.0);
+    std::vector<S> svs(want_z ? static_cast<size_t>(pr.count * B * V1) : 0, S(0));
+    std::vector<S> wts(want_z ? static_cast<size_t>(pr.count * B * T1) : 0, S(0));
     struct Scratch {
       std::vector<S> zd, gzd;  // (B, w) each
     };
@@ -221,49 +236,55 @@ void fusion_dropout_linear_backward(const Tensor& gy, const FusionDropoutLinearC
     tbb::enumerable_thread_specific<Scratch> scratch(Scratch{std::vector<S>(block), std::vector<S>(block)});
     {
       SerialBlas serial;
-      tbb::parallel_for(int64_t{0}, A1, [&](int64_t i) {
+      tbb::parallel_for(int64_t{0}, pr.count, [&](int64_t n) {
+        const int64_t i = pr.i0 + n, jb = pr.j_begin(i), je = pr.j_end(i);
         Scratch& s = scratch.local();
-        for (int64_t j0 = 0; j0 < V1; j0 += kVideoBlock) {
-          const int64_t j1 = std::min(V1, j0 + kVideoBlock), w = (j1 - j0) * T1, col0 = (i * V1 + j0) * T1;
+        for (int64_t j0 = jb; j0 < je; j0 += kVideoBlock) {
+          const int64_t j1 = std::min(je, j0 + kVideoBlock), w = (j1 - j0) * T1, col0 = pr.local_col(i, j0, T1);
           if (want_z) {
             // dL/dzd (B,w) = g (B,N) W[:, cols] (N,w)
-            gemm<S>(false, false, B, w, N, 1, g, N, W + col0, F, 0, s.gzd.data(), w);
-            backward_block(f, i, j0, j1, s.gzd.data(), s.zd.data(), da.data() + i * B, svs.data() + i * B * V1,
-                           wts.data() + i * B * T1);
+            gemm<S>(false, false, B, w, N, 1, g, N, W + col0, Fw, 0, s.gzd.data(), w);
+            backward_block(f, i, j0, j1, s.gzd.data(), s.zd.data(), da.data() + n * B, svs.data() + n * B * V1,
+                           wts.data() + n * B * T1);
           } else {
             build_block(f, i, j0, j1, s.zd.data());
           }
-          // dL/dW[:, cols] (N,w) += g^T (N,B) zd (B,w)   (= when gW_zero)
-          if (gW) gemm<S>(true, false, N, w, B, 1, g, N, s.zd.data(), w, gW_beta, gW + col0, F);
+          // dL/dW[:, cols] (N,w) += g^T (N,B) zd (B,w)   (= when weight_is_zero)
+          if (gW) gemm<S>(true, false, N, w, B, 1, g, N, s.zd.data(), w, gW_beta, gW + col0, Fw);
         }
       });
     }
     // Audio-index partials into the inputs' gradients, in index order; the constants' entries dropped.
-    if (a.requires_grad()) {
-      S* ga = grad_buffer(a).data<S>();
+    if (out.a.defined()) {
+      S* ga = out.a.data<S>();
       for (int64_t b = 0; b < f.B; ++b)
-        for (int64_t i = 1; i < A1; ++i) ga[b * (A1 - 1) + i - 1] += static_cast<S>(da[static_cast<size_t>(i * f.B + b)]);
+        for (int64_t n = 0; n < pr.count; ++n) {
+          const int64_t i = pr.i0 + n;
+          if (i > 0) ga[b * (A1 - 1) + i - 1] += static_cast<S>(da[static_cast<size_t>(n * f.B + b)]);
+        }
     }
-    if (v.requires_grad()) {  // dL/dv1_j = sum_i a1_i s_ij
-      S* gv = grad_buffer(v).data<S>();
+    if (out.v.defined()) {  // dL/dv1_j = sum_i a1_i s_ij
+      S* gv = out.v.data<S>();
       for (int64_t b = 0; b < f.B; ++b)
         for (int64_t j = 1; j < V1; ++j) {
           double acc = 0;
-          for (int64_t i = 0; i < A1; ++i) acc += static_cast<double>(f.a(b, i)) * svs[static_cast<size_t>((i * f.B + b) * V1 + j)];
+          for (int64_t n = 0; n < pr.count; ++n)
+            acc += static_cast<double>(f.a(b, pr.i0 + n)) * svs[static_cast<size_t>((n * f.B + b) * V1 + j)];
           gv[b * (V1 - 1) + j - 1] += static_cast<S>(acc);
         }
     }
-    if (t.requires_grad()) {  // dL/dt1_k = sum_i a1_i wt_ik
-      S* gt = grad_buffer(t).data<S>();
+    if (out.t.defined()) {  // dL/dt1_k = sum_i a1_i wt_ik
+      S* gt = out.t.data<S>();
       for (int64_t b = 0; b < f.B; ++b)
         for (int64_t k = 1; k < T1; ++k) {
           double acc = 0;
-          for (int64_t i = 0; i < A1; ++i) acc += static_cast<double>(f.a(b, i)) * wts[static_cast<size_t>((i * f.B + b) * T1 + k)];
+          for (int64_t n = 0; n < pr.count; ++n)
+            acc += static_cast<double>(f.a(b, pr.i0 + n)) * wts[static_cast<size_t>((n * f.B + b) * T1 + k)];
           gt[b * (T1 - 1) + k - 1] += static_cast<S>(acc);
         }
     }
-    if (bias.defined() && bias.requires_grad()) {  // dL/db (N) += column sums of g, rows in order
-      S* gb = grad_buffer(bias).data<S>();
+    if (out.bias.defined()) {  // dL/db (N) += column sums of g, rows in order
+      S* gb = out.bias.data<S>();
       for (int64_t n = 0; n < N; ++n) {
         double acc = 0;
         for (int64_t b = 0; b < f.B; ++b) acc += g[b * N + n];
@@ -274,13 +295,20 @@ void fusion_dropout_linear_backward(const Tensor& gy, const FusionDropoutLinearC
 }
 
 Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, double p, const DropoutKey& key,
-                             const Tensor& weight, const Tensor& bias) {
+                             const Tensor& weight, const Tensor& bias, int64_t pair_begin) {
   FusionDropoutLinearCache cache;
-  Tensor y = fusion_dropout_linear_forward(a, v, t, p, key, weight, bias, cache);  // (B,N)
+  Tensor y = fusion_dropout_linear_forward(a, v, t, p, key, weight, bias, cache, pair_begin);  // (B,N)
   std::vector<Tensor> inputs{a, v, t, weight};
   if (bias.defined()) inputs.push_back(bias);
-  return record(y, "fusion_dropout_linear", inputs,
-                [=](const Tensor& gy) { fusion_dropout_linear_backward(gy, cache, a, v, t, weight, bias); });
+  return record(y, "fusion_dropout_linear", inputs, [=](const Tensor& gy) {
+    FusionDropoutLinearGrads out;
+    if (a.requires_grad()) out.a = grad_buffer(a);
+    if (v.requires_grad()) out.v = grad_buffer(v);
+    if (t.requires_grad()) out.t = grad_buffer(t);
+    if (weight.requires_grad()) out.weight = grad_buffer_unfilled(weight, out.weight_is_zero);
+    if (bias.defined() && bias.requires_grad()) out.bias = grad_buffer(bias);
+    fusion_dropout_linear_backward(gy, cache, out);
+  });
 }
 
 Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, Dropout& drop, const Linear& layer) {

@@ -147,18 +147,21 @@ SafetensorsIndex read_safetensors_index(const std::string& path) {
 
 namespace {
 
-// Reads entry e's data into dst (e's numel elements, dst's dtype), converting F32 / F64 / I64 through a
-// bounded buffer, or straight into dst's memory when the dtypes agree. I64 values beyond 2^53 are refused.
-void read_entry_into(std::FILE* f, const SafetensorsIndex& index, const SafetensorsEntry& e, Tensor& dst) {
+// Reads elements [first, first + n) of entry e into dst's elements [at, at + n) (dst's dtype), converting
+// F32 / F64 / I64 through a bounded buffer, or straight into dst's memory when the dtypes agree. I64 values
+// beyond 2^53 are refused. The caller has checked that the range lies inside the entry.
+void read_range_into(std::FILE* f, const SafetensorsIndex& index, const SafetensorsEntry& e, int64_t first, int64_t n,
+                     Tensor& dst, int64_t at) {
   auto fail = [&](const std::string& what) { throw InputError(fmt::format("{}: tensor '{}': {}", index.path, e.name, what)); };
-  const uint64_t bytes = e.end - e.begin;
+  const uint64_t bytes = static_cast<uint64_t>(n) * dtype_bytes(e.dtype);
   if (bytes == 0) return;
-  if (std::fseek(f, static_cast<long>(index.data_start + e.begin), SEEK_SET) != 0)
+  if (std::fseek(f, static_cast<long>(index.data_start + e.begin + static_cast<uint64_t>(first) * dtype_bytes(e.dtype)),
+                 SEEK_SET) != 0)
     fail(fmt::format("cannot read its {} bytes", bytes));
-  const int64_t n = dst.numel();
   const bool same = (e.dtype == "F32" && dst.dtype() == DType::F32) || (e.dtype == "F64" && dst.dtype() == DType::F64);
   if (same) {
-    if (std::fread(dst.raw_data(), 1, bytes, f) != bytes) fail(fmt::format("cannot read its {} bytes", bytes));
+    auto* out = static_cast<unsigned char*>(dst.raw_data()) + static_cast<size_t>(at) * dtype_size(dst.dtype());
+    if (std::fread(out, 1, bytes, f) != bytes) fail(fmt::format("cannot read its {} bytes", bytes));
     return;
   }
   constexpr int64_t kChunk = 1 << 16;
@@ -168,7 +171,7 @@ void read_entry_into(std::FILE* f, const SafetensorsIndex& index, const Safetens
     const size_t chunk_bytes = static_cast<size_t>(m) * dtype_bytes(e.dtype);
     if (std::fread(buf.data(), 1, chunk_bytes, f) != chunk_bytes) fail(fmt::format("cannot read its {} bytes", bytes));
     MTFN_DISPATCH(dst.dtype(), {
-      scalar_t* out = dst.data<scalar_t>() + start;
+      scalar_t* out = dst.data<scalar_t>() + at + start;
       for (int64_t i = 0; i < m; ++i) {
         double v;
         if (e.dtype == "F32") {
@@ -189,6 +192,27 @@ void read_entry_into(std::FILE* f, const SafetensorsIndex& index, const Safetens
   }
 }
 
+void read_entry_into(std::FILE* f, const SafetensorsIndex& index, const SafetensorsEntry& e, Tensor& dst) {
+  read_range_into(f, index, e, 0, dst.numel(), dst, 0);
+}
+
+// Columns [c.begin, c.end) of entry e, a (rows, c.full) matrix, into dst (rows, c.end - c.begin): one
+// contiguous run per row.
+void read_columns_into(std::FILE* f, const SafetensorsIndex& index, const SafetensorsEntry& e, const ColumnShard& c,
+                       Tensor& dst) {
+  const int64_t rows = e.shape.empty() ? 0 : e.shape[0], w = c.end - c.begin;
+  for (int64_t r = 0; r < rows; ++r) read_range_into(f, index, e, r * c.full + c.begin, w, dst, r * w);
+}
+
+// "" if entry e, (rows, c.full) in the file, can fill a (rows, c.end - c.begin) tensor of `shape`; else what is wrong.
+std::string column_problem(const SafetensorsEntry& e, const ColumnShard& c, const Shape& shape) {
+  if (e.shape.size() != 2 || e.shape[1] != c.full || shape.size() != 2 || shape[0] != e.shape[0] ||
+      shape[1] != c.end - c.begin || c.begin < 0 || c.end > c.full)
+    return fmt::format("'{}' has shape {} in the file; this process holds columns [{}, {}) of {} as {}", e.name,
+                       shape_str(e.shape), c.begin, c.end, c.full, shape_str(shape));
+  return "";
+}
+
 std::unique_ptr<std::FILE, FileCloser> open_data(const SafetensorsIndex& index) {
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(index.path.c_str(), "rb"));
   if (!f) throw InputError(fmt::format("{}: cannot open: {}", index.path, std::strerror(errno)));
@@ -197,27 +221,41 @@ std::unique_ptr<std::FILE, FileCloser> open_data(const SafetensorsIndex& index) 
 
 }  // namespace
 
-TensorDict read_entries(const SafetensorsIndex& index, const std::string& prefix) {
+TensorDict read_entries(const SafetensorsIndex& index, const std::string& prefix, const ColumnShards& shards) {
   TensorDict out;
   auto f = open_data(index);
   for (const SafetensorsEntry& e : index.entries) {
     if (!e.name.starts_with(prefix)) continue;
-    Tensor t = Tensor::empty(e.shape, e.dtype == "F32" ? DType::F32 : DType::F64);
-    read_entry_into(f.get(), index, e, t);
-    out.insert(e.name.substr(prefix.size()), t, e.dtype == "I64");
+    const auto shard = shards.find(e.name);
+    if (shard == shards.end()) {
+      Tensor t = Tensor::empty(e.shape, e.dtype == "F32" ? DType::F32 : DType::F64);
+      read_entry_into(f.get(), index, e, t);
+      out.insert(e.name.substr(prefix.size()), t, e.dtype == "I64");
+      continue;
+    }
+    const ColumnShard& c = shard->second;
+    Tensor t = Tensor::empty({e.shape.empty() ? 0 : e.shape[0], c.end - c.begin}, e.dtype == "F32" ? DType::F32 : DType::F64);
+    if (const std::string p = column_problem(e, c, t.shape()); !p.empty()) throw InputError(fmt::format("{}: {}", index.path, p));
+    read_columns_into(f.get(), index, e, c, t);
+    out.insert(e.name.substr(prefix.size()), t, false);
   }
   return out;
 }
 
-void load_module(const SafetensorsIndex& index, Module& module, const std::string& prefix, bool allow_extra) {
+void load_module(const SafetensorsIndex& index, Module& module, const std::string& prefix, bool allow_extra,
+                 const ColumnShards& shards) {
   const StateDict state = module.state_dict();
   std::string problems;
   std::set<std::string> wanted;
   for (const NamedTensor& t : state) {
     wanted.insert(prefix + t.name);
     const SafetensorsEntry* e = index.find(prefix + t.name);
+    const auto shard = shards.find(prefix + t.name);
     if (!e) problems += fmt::format("{}missing '{}'", problems.empty() ? "" : "; ", prefix + t.name);
-    else if (e->shape != t.tensor.shape())
+    else if (shard != shards.end()) {
+      if (const std::string p = column_problem(*e, shard->second, t.tensor.shape()); !p.empty())
+        problems += fmt::format("{}{}", problems.empty() ? "" : "; ", p);
+    } else if (e->shape != t.tensor.shape())
       problems += fmt::format("{}'{}' has shape {} in the file, {} in the model", problems.empty() ? "" : "; ",
                               e->name, shape_str(e->shape), shape_str(t.tensor.shape()));
   }
@@ -229,7 +267,9 @@ void load_module(const SafetensorsIndex& index, Module& module, const std::strin
   auto f = open_data(index);
   for (const NamedTensor& t : state) {
     Tensor dst = t.tensor;  // shares the module's storage
-    read_entry_into(f.get(), index, *index.find(prefix + t.name), dst);
+    const auto shard = shards.find(prefix + t.name);
+    if (shard != shards.end()) read_columns_into(f.get(), index, *index.find(prefix + t.name), shard->second, dst);
+    else read_entry_into(f.get(), index, *index.find(prefix + t.name), dst);
   }
 }
 
@@ -241,30 +281,36 @@ SafetensorsFile read_safetensors(const std::string& path) {
 // ---- writing
 namespace {
 
-// A temp file that removes itself unless committed.
+// A temp file that removes itself unless committed. A `joining` process (a sharded write, not the
+// first) opens the temp file the first process made and never removes or renames it.
 class TempFile {
  public:
-  TempFile(std::string final_path) : final_(std::move(final_path)), tmp_(final_ + ".tmp") {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(fmt::format("cannot create {}: {}", tmp_, std::strerror(errno)));
+  explicit TempFile(std::string final_path, bool joining = false)
+      : final_(std::move(final_path)), tmp_(final_ + ".tmp"), joining_(joining) {
+    fd_ = ::open(tmp_.c_str(), joining ? (O_WRONLY | O_CLOEXEC) : (O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC), 0644);
+    if (fd_ < 0) fail(fmt::format("cannot {} {}: {}", joining ? "open" : "create", tmp_, std::strerror(errno)));
   }
   ~TempFile() {
     if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
+    if (!committed_ && !joining_) ::unlink(tmp_.c_str());
   }
   [[noreturn]] void fail(const std::string& what) const { throw Error(fmt::format("{}: {}", final_, what)); }
 
   void write(const void* data, size_t n) {
+    write_at(pos_, data, n);
+    pos_ += n;
+  }
+  void write_at(uint64_t offset, const void* data, size_t n) {
     const int64_t limit = g_fail_after.load();
     const auto* p = static_cast<const char*>(data);
     while (n > 0) {
       size_t chunk = std::min<size_t>(n, size_t{1} << 30);
       if (limit >= 0 && written_ + static_cast<int64_t>(chunk) > limit) {
         const size_t allowed = static_cast<size_t>(std::max<int64_t>(0, limit - written_));
-        if (allowed) (void)!::write(fd_, p, allowed);
+        if (allowed) (void)!::pwrite(fd_, p, allowed, static_cast<off_t>(offset));
         fail(fmt::format("writing {}: simulated write failure after {} bytes", tmp_, limit));
       }
-      const ssize_t w = ::write(fd_, p, chunk);
+      const ssize_t w = ::pwrite(fd_, p, chunk, static_cast<off_t>(offset));
       if (w < 0) {
         if (errno == EINTR) continue;
         const int err = errno;
@@ -281,17 +327,24 @@ class TempFile {
       }
       p += w;
       n -= static_cast<size_t>(w);
+      offset += static_cast<uint64_t>(w);
       written_ += w;
     }
   }
-
-  void commit() {
+  void resize(uint64_t bytes) {
+    if (::ftruncate(fd_, static_cast<off_t>(bytes)) != 0) fail(fmt::format("sizing {}: {}", tmp_, std::strerror(errno)));
+  }
+  // Durable and closed; renamed into place unless joining.
+  void finish() {
     if (::fsync(fd_) != 0) fail(fmt::format("fsync {}: {}", tmp_, std::strerror(errno)));
     if (::close(fd_) != 0) {
       fd_ = -1;
       fail(fmt::format("closing {}: {}", tmp_, std::strerror(errno)));
     }
     fd_ = -1;
+  }
+  void commit() {
+    if (fd_ >= 0) finish();
     if (std::rename(tmp_.c_str(), final_.c_str()) != 0)
       fail(fmt::format("renaming {} over it: {}", tmp_, std::strerror(errno)));
     committed_ = true;
@@ -307,55 +360,127 @@ class TempFile {
 
  private:
   std::string final_, tmp_;
+  bool joining_;
   int fd_ = -1;
+  uint64_t pos_ = 0;
   int64_t written_ = 0;
   bool committed_ = false;
 };
+
+// An entry's place in the file being written.
+struct Placed {
+  const NamedTensor* e;
+  const ColumnShard* shard;  // nullptr: the whole tensor is here
+  uint64_t begin;            // byte offset after the header
+};
+
+// The columns of a sharded entry: one run per row.
+void write_columns(TempFile& out, uint64_t data_start, const Placed& p) {
+  const Tensor& t = p.e->tensor;
+  const int64_t rows = t.size(0), w = t.size(1);
+  const size_t es = dtype_size(t.dtype());
+  const auto* src = static_cast<const unsigned char*>(t.raw_data());
+  for (int64_t r = 0; r < rows; ++r)
+    out.write_at(data_start + p.begin + static_cast<uint64_t>(r * p.shard->full + p.shard->begin) * es,
+                 src + static_cast<size_t>(r * w) * es, static_cast<size_t>(w) * es);
+}
 
 }  // namespace
 
 void set_write_failure_for_testing(int64_t bytes) { g_fail_after.store(bytes); }
 
-void write_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata) {
+void write_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata,
+                       const ColumnShards& shards, const WriteGroup& group) {
   json header = json::object();
   if (!metadata.empty()) {
     json m = json::object();
     for (const auto& [k, v] : metadata) m[k] = v;
     header["__metadata__"] = m;
   }
+  std::vector<Placed> placed;
   uint64_t offset = 0;
   for (const NamedTensor& e : tensors) {
     if (e.name == "__metadata__") throw Error(fmt::format("{}: '__metadata__' cannot name a tensor", path));
     if (e.int64 && e.tensor.dtype() != DType::F64)
       throw Error(fmt::format("{}: tensor '{}' marked int64 must be float64, is {}", path, e.name, e.tensor.describe()));
     const char* dtype = e.int64 ? "I64" : e.tensor.dtype() == DType::F32 ? "F32" : "F64";
-    const uint64_t bytes = static_cast<uint64_t>(e.tensor.numel()) * (e.int64 ? 8 : dtype_size(e.tensor.dtype()));
-    header[e.name] = {{"dtype", dtype}, {"shape", e.tensor.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    const auto sh = shards.find(e.name);
+    const ColumnShard* shard = sh == shards.end() ? nullptr : &sh->second;
+    if (shard && (e.int64 || e.tensor.dim() != 2 || e.tensor.size(1) != shard->end - shard->begin))
+      throw Error(fmt::format("{}: tensor '{}' {} is not columns [{}, {}) of a matrix", path, e.name,
+                              e.tensor.describe(), shard->begin, shard->end));
+    const Shape shape = shard ? Shape{e.tensor.size(0), shard->full} : e.tensor.shape();
+    int64_t numel = 1;
+    for (int64_t d : shape) numel *= d;
+    const uint64_t bytes = static_cast<uint64_t>(numel) * (e.int64 ? 8 : dtype_size(e.tensor.dtype()));
+    header[e.name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
+    placed.push_back({&e, shard, offset});
     offset += bytes;
   }
   std::string text = header.dump();
   text.append((8 - (8 + text.size()) % 8) % 8, ' ');  // data starts 8-byte aligned
+  const uint64_t data_start = 8 + text.size();
+  auto all_ok = [&](bool ok) { return group.all_ok ? group.all_ok(ok) : ok; };
 
-  TempFile out(path);
-  unsigned char len_bytes[8];
-  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
-  out.write(len_bytes, 8);
-  out.write(text.data(), text.size());
-  for (const NamedTensor& e : tensors) {
-    if (!e.int64) {
-      out.write(e.tensor.raw_data(), static_cast<size_t>(e.tensor.numel()) * dtype_size(e.tensor.dtype()));
-      continue;
+  // The first process: the header, every whole entry, its own columns; the file at its full size.
+  std::unique_ptr<TempFile> first;
+  std::string error;
+  if (group.first) {
+    try {
+      first = std::make_unique<TempFile>(path);
+      unsigned char len_bytes[8];
+      for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+      first->write(len_bytes, 8);
+      first->write(text.data(), text.size());
+      first->resize(data_start + offset);
+      for (const Placed& p : placed) {
+        const NamedTensor& e = *p.e;
+        if (p.shard) {
+          write_columns(*first, data_start, p);
+        } else if (!e.int64) {
+          first->write_at(data_start + p.begin, e.tensor.raw_data(),
+                          static_cast<size_t>(e.tensor.numel()) * dtype_size(e.tensor.dtype()));
+        } else {
+          const double* v = e.tensor.data<double>();
+          std::vector<int64_t> ints(static_cast<size_t>(e.tensor.numel()));
+          for (size_t i = 0; i < ints.size(); ++i) {
+            if (v[i] != std::trunc(v[i]) || std::abs(v[i]) > kExactInt)
+              first->fail(fmt::format("tensor '{}' is marked int64 but holds {}", e.name, v[i]));
+            ints[i] = static_cast<int64_t>(v[i]);
+          }
+          first->write_at(data_start + p.begin, ints.data(), ints.size() * 8);
+        }
+      }
+      if (group.all_ok) first->finish();  // the others open it next
+    } catch (const Error& e) {
+      error = e.what();
     }
-    const double* p = e.tensor.data<double>();
-    std::vector<int64_t> ints(static_cast<size_t>(e.tensor.numel()));
-    for (size_t i = 0; i < ints.size(); ++i) {
-      if (p[i] != std::trunc(p[i]) || std::abs(p[i]) > kExactInt)
-        out.fail(fmt::format("tensor '{}' is marked int64 but holds {}", e.name, p[i]));
-      ints[i] = static_cast<int64_t>(p[i]);
-    }
-    out.write(ints.data(), ints.size() * 8);
   }
-  out.commit();
+  if (!all_ok(error.empty())) throw Error(error.empty() ? fmt::format("{}: another process could not write its part", path) : error);
+  // The other processes: their columns, into the file the first one made.
+  if (!group.first) {
+    try {
+      TempFile join(path, /*joining=*/true);
+      for (const Placed& p : placed)
+        if (p.shard) write_columns(join, data_start, p);
+      join.finish();
+    } catch (const Error& e) {
+      error = e.what();
+    }
+  }
+  if (!all_ok(error.empty())) throw Error(error.empty() ? fmt::format("{}: another process could not write its part", path) : error);
+  if (first) {
+    try {
+      first->commit();
+    } catch (const Error& e) {
+      error = e.what();
+    }
+  }
+  if (!all_ok(error.empty())) throw Error(error.empty() ? fmt::format("{}: the first process could not rename it into place", path) : error);
+}
+
+void write_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata) {
+  write_safetensors(path, tensors, metadata, {}, WriteGroup{});
 }
 
 void save_module(const std::string& path, const Module& module, const Metadata& metadata) {

@@ -15,6 +15,7 @@
 // must be whole numbers). Module buffers registered as integer (num_batches_tracked) carry the mark.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <cstdint>
 #include <string>
@@ -52,18 +53,42 @@ struct SafetensorsIndex {
 };
 SafetensorsIndex read_safetensors_index(const std::string& path);
 
+// Column shards: a process that holds columns [begin, end) of an entry that is a (rows, full) matrix in
+// files (the sharded fusion head's weight and its Adam moments, distributed/sharded_fusion.h). Keyed by
+// the entry's name in the file.
+struct ColumnShard {
+  int64_t begin = 0, end = 0, full = 0;
+};
+using ColumnShards = std::map<std::string, ColumnShard>;
+
 // The entries whose names start with `prefix`, as new tensors (prefix removed; I64 -> float64, marked).
-TensorDict read_entries(const SafetensorsIndex& index, const std::string& prefix = "");
+// An entry named in `shards` is read as its columns only, (rows, end - begin).
+TensorDict read_entries(const SafetensorsIndex& index, const std::string& prefix = "", const ColumnShards& shards = {});
 
 // Strict, in place: every parameter and buffer of `module` must be in the file under prefix + its
 // name with the same shape, and (unless `allow_extra`) no other entry may start with the prefix.
-// Values are read straight into the module's tensors (converted if the dtypes differ).
+// Values are read straight into the module's tensors (converted if the dtypes differ). A tensor whose
+// file name is in `shards` holds that shard's columns of the file's matrix.
 void load_module(const SafetensorsIndex& index, Module& module, const std::string& prefix = "",
-                 bool allow_extra = true);
+                 bool allow_extra = true, const ColumnShards& shards = {});
 
 // Writes `<path>.tmp` in the same directory, fsyncs it, renames it over `path` and fsyncs the
 // directory: a crash or an error leaves either the old file or the new one, never a mix.
 void write_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata = {});
+
+// One file written by several processes (the sharded fusion head's checkpoints): every process passes
+// the same names in the same order; an entry named in `shards` is this process's columns of it, and the
+// file gets its full shape (rows, full). The `first` process writes the header, every unsharded entry
+// and its columns; then the others write their columns into the same temp file; then `first` renames it
+// into place. `all_ok(ok)` must return true on every process iff every process passed ok = true (a
+// collective: an all-gather); a failure anywhere leaves the previous file as it was, on every process
+// an Error. The file's folder must be one every process sees (a shared filesystem).
+struct WriteGroup {
+  bool first = true;
+  std::function<bool(bool ok)> all_ok;
+};
+void write_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata,
+                       const ColumnShards& shards, const WriteGroup& group);
 
 // A module's state_dict (parameters and buffers, PyTorch's names and order).
 void save_module(const std::string& path, const Module& module, const Metadata& metadata = {});

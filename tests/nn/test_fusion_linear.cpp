@@ -7,6 +7,7 @@
 #include "core/ops/fusion.h"
 #include "core/ops/matmul.h"
 #include "core/ops/reduce.h"
+#include "core/ops/shape.h"
 #include "nn/fusion_linear.h"
 #include "tests/nn/nn_test_helpers.h"
 
@@ -157,6 +158,42 @@ BOOST_AUTO_TEST_CASE(bad_shapes_name_the_op) {
   const Tensor small = Tensor::zeros({c.N, 7});
   BOOST_TEST(ERROR_MESSAGE(fusion_dropout_linear(c.a, c.v, c.t, 0.2, {}, small, c.b)).find("fusion_dropout_linear") == 0u);
   BOOST_TEST(ERROR_MESSAGE(fusion_dropout_linear(c.a, c.v, c.t, 1.5, {}, c.w, c.b)).find("probability") != std::string::npos);
+}
+
+// Column shards (pairs [pb, pe) of W, the unit of the sharded fusion head, distributed/sharded_fusion.h):
+// the shards' outputs add up to the whole layer's, each shard's dL/dW is the whole layer's columns, and
+// the shards' dL/da, dL/dv, dL/dt add up to the whole layer's. Cuts inside an audio index's video range,
+// on its boundary, and an empty shard.
+BOOST_AUTO_TEST_CASE(column_shards_add_up_to_the_whole_layer) {
+  const DropoutKey key{.seed = 4, .step = 2, .row_offset = 1};
+  Case c(DType::F64);
+  const int64_t T1 = c.T + 1, pairs = (c.A + 1) * (c.V + 1);
+  const std::vector<Tensor> whole = value_and_grads(c, [&](const std::vector<Tensor>& in) { return fused(in, 0.3, key); });
+  for (const std::vector<int64_t>& cuts : {std::vector<int64_t>{0, 5, 21, 40, 40, pairs}, {0, 32, pairs}}) {
+    Tensor y_sum = Tensor::zeros(whole[0].shape(), DType::F64);
+    Tensor ga = Tensor::zeros(c.a.shape(), DType::F64), gv = Tensor::zeros(c.v.shape(), DType::F64),
+           gt = Tensor::zeros(c.t.shape(), DType::F64);
+    const Tensor r = random_tensor(whole[0].shape(), 99, -1, 1, DType::F64);  // as value_and_grads
+    for (size_t s = 0; s + 1 < cuts.size(); ++s) {
+      const int64_t pb = cuts[s], pe = cuts[s + 1];
+      const Tensor w = slice(c.w.detach(), 1, pb * T1, pe * T1);  // (N, (pe-pb) T1)
+      FusionDropoutLinearCache cache;
+      const Tensor y = fusion_dropout_linear_forward(c.a.detach(), c.v.detach(), c.t.detach(), 0.3, key, w,
+                                                     s == 0 ? c.b.detach() : Tensor(), cache, pb);
+      y_sum = add(y_sum, y);
+      FusionDropoutLinearGrads out{ga, gv, gt, Tensor::full(w.shape(), 7.0, DType::F64), true, Tensor()};
+      fusion_dropout_linear_backward(mul(r, Tensor::ones(r.shape(), DType::F64)), cache, out);
+      // this shard's dL/dW = the whole layer's columns (written over the 7s: weight_is_zero)
+      CHECK_TENSOR_CLOSE(out.weight, slice(whole[4], 1, pb * T1, pe * T1), 1e-12);
+    }
+    CHECK_TENSOR_CLOSE(y_sum, whole[0], 1e-12);
+    CHECK_TENSOR_CLOSE(ga, whole[1], 1e-12);
+    CHECK_TENSOR_CLOSE(gv, whole[2], 1e-12);
+    CHECK_TENSOR_CLOSE(gt, whole[3], 1e-12);
+  }
+  const Tensor bad = Tensor::zeros({c.N, 3 * T1}, DType::F64);
+  BOOST_TEST(ERROR_MESSAGE(fusion_dropout_linear(c.a, c.v, c.t, 0.2, {}, bad, c.b, pairs - 2)).find("from pair") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
