@@ -1,12 +1,16 @@
-// A data-parallel training step of the full CH-SIMS-config MTFN (141 M parameters) on random inputs,
+// A multi-process training step of the full CH-SIMS-config MTFN (141 M parameters) on random inputs,
 // split into compute and communication, per rank:
 //   forward | backward (the bucket all-reduces run beside it) | wait (communication left after the
-//   backward pass: not hidden) | optimizer; and reduce = first bucket start -> last bucket end.
-// Run it with one process for the compute baseline and under mpirun for N:
-//   build/bench_dist_step [--batch-size 64] [--steps 4] [--threads T]
+//   backward pass: not hidden) | optimizer; and reduce = first bucket start -> last bucket end;
+//   and the bytes this rank sent and received per step, counted at the MPI calls (ProcessGroup::traffic).
+// --mode sharded (the default, as `mtfn train`): the fusion head's weight split by columns across the
+// ranks (distributed/sharded_fusion.h); --mode plain: every rank holds the whole model and all-reduces
+// every gradient. Run it with one process for the compute baseline and under mpirun for N:
+//   build/bench_dist_step [--batch-size 64] [--steps 4] [--threads T] [--mode sharded|plain]
 //   mpirun --oversubscribe --allow-run-as-root -np 2 build/bench_dist_step --threads 1
 // The global batch is split over the ranks as in training. Last line, machine-readable:
-//   bench_dist: ranks=2 step_s=... forward_s=... backward_s=... wait_s=... optimizer_s=... reduce_s=... comm_hidden=...
+//   bench_dist: mode=sharded ranks=2 ... step_s=... forward_s=... backward_s=... wait_s=... optimizer_s=...
+//   reduce_s=... comm_hidden=... sent_mb=... recv_mb=... (MB = 1e6 bytes, per rank per step)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,8 +39,10 @@ static double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int64_t B = 64, steps = 4, seq = 39, bucket_mb = 25;
   int threads = 0;
+  std::string mode = "sharded";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
+    if (k == "--mode") mode = argv[i + 1];
     if (k == "--batch-size") B = std::atoll(argv[i + 1]);
     else if (k == "--steps") steps = std::atoll(argv[i + 1]);
     else if (k == "--threads") threads = std::atoi(argv[i + 1]);
@@ -48,10 +54,9 @@ int main(int argc, char** argv) {
   const int64_t lo = r * B / n, hi = (r + 1) * B / n, b = hi - lo;
   models::MtfnConfig cfg;
   models::Mtfn model(cfg, 1111);
+  training::DataParallel dp(n > 1 ? &g : nullptr, model, training::parse_dist_mode(mode));
   auto adam = models::make_mtfn_optimizer(model, cfg);
-  training::DataParallel dp(n > 1 ? &g : nullptr, model);
-  std::unique_ptr<distributed::GradBuckets> buckets;  // our own, to read its timing
-  if (n > 1) buckets = std::make_unique<distributed::GradBuckets>(g, model.parameters(), bucket_mb << 20);
+  (void)bucket_mb;
   nn::Generator gen(7 + static_cast<uint64_t>(r));
   data::Batch batch;
   batch.text = Tensor::empty({b, seq, cfg.feature_dims[0]});
@@ -63,25 +68,23 @@ int main(int argc, char** argv) {
     nn::uniform_(*l, -1, 1, gen);
   }
   model.train();
-  std::vector<double> fwd, bwd, wait, opt, tot, red;
+  std::vector<double> fwd, bwd, wait, opt, tot, red, sent, recv;
   for (int64_t s = 0; s <= steps; ++s) {
     model.set_dropout_step(static_cast<uint64_t>(s), lo);
     g.barrier("bench step");
+    const distributed::Traffic before = g.traffic();
     const auto t0 = Clock::now();
     adam->zero_grad();
     models::MtfnOutput out = model.forward(batch.text, batch.audio, batch.vision);
     models::MtfnLoss loss = models::mtfn_loss(out, batch, cfg);
     const auto t1 = Clock::now();
     double w = 0, rd = 0;
-    if (buckets) {
-      buckets->backward(loss.total, b, B);
-      w = buckets->last_timing().wait_s, rd = buckets->last_timing().reduce_s;
-    } else {
-      loss.total.backward();
-    }
+    dp.backward(loss.total, b, B);
+    if (dp.buckets()) w = dp.buckets()->last_timing().wait_s, rd = dp.buckets()->last_timing().reduce_s;
     const auto t2 = Clock::now();
     adam->step();
     const auto t3 = Clock::now();
+    const distributed::Traffic moved = g.traffic() - before;
     if (g.is_root())
       std::printf("  step %lld%s: %.3f s (forward %.3f, backward %.3f of which waiting %.3f, optimizer %.3f; "
                   "all-reduce %.3f)\n",
@@ -89,14 +92,16 @@ int main(int argc, char** argv) {
                   secs(t1, t2), w, secs(t2, t3), rd);
     if (s == 0) continue;
     fwd.push_back(secs(t0, t1)), bwd.push_back(secs(t1, t2) - w), wait.push_back(w), opt.push_back(secs(t2, t3));
-    tot.push_back(secs(t0, t3)), red.push_back(rd);
+    tot.push_back(secs(t0, t3)), red.push_back(rd), sent.push_back(moved.sent / 1e6), recv.push_back(moved.received / 1e6);
   }
   if (g.is_root()) {
     const double reduce = median(red), exposed = median(wait);
-    std::printf("bench_dist: ranks=%d batch=%lld rows_per_rank=%lld threads=%d step_s=%.3f forward_s=%.3f "
-                "backward_s=%.3f wait_s=%.3f optimizer_s=%.3f reduce_s=%.3f comm_hidden=%.2f\n",
-                n, static_cast<long long>(B), static_cast<long long>(b), threads, median(tot), median(fwd),
-                median(bwd), exposed, median(opt), reduce, reduce > 0 ? 1.0 - exposed / reduce : 0.0);
+    std::printf("bench_dist: mode=%s ranks=%d batch=%lld rows_per_rank=%lld threads=%d step_s=%.3f forward_s=%.3f "
+                "backward_s=%.3f wait_s=%.3f optimizer_s=%.3f reduce_s=%.3f comm_hidden=%.2f sent_mb=%.3f "
+                "recv_mb=%.3f\n",
+                n > 1 ? (dp.sharded() ? "sharded" : "plain") : "one", n, static_cast<long long>(B),
+                static_cast<long long>(b), threads, median(tot), median(fwd), median(bwd), exposed, median(opt), reduce,
+                reduce > 0 ? 1.0 - exposed / reduce : 0.0, median(sent), median(recv));
   }
   return 0;
 }

@@ -97,7 +97,8 @@ void add_train_command(CLI::App& app) {
     std::string data, config, mode, out = "runs/latest", model = "mtfn", dataset;
     std::optional<std::string> seeds;            // not given: MMSA's five (one without --data)
     std::optional<int64_t> max_epochs, batch_size;  // not given: see kNoDataMaxEpochs; the config's
-    int threads = 0, blas_threads = 0, jobs = 1;
+    int threads = 0, blas_threads = 0, jobs = 1, ranks_per_seed = 0;
+    std::string dist_mode = "sharded";
     bool resume = false, overwrite = false, keep_checkpoints = false, no_progress = false;
     std::optional<double> synth_scale;           // not given: kNoDataScale
   };
@@ -116,6 +117,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threads", opt->threads, "worker threads (0: all cores); results do not depend on it");
   cmd->add_option("--jobs", opt->jobs,
                   "seeds trained at once, one process each (OpenBLAS on one thread in each: equal to --blas-threads 1)")
+      ->capture_default_str();
+  cmd->add_option("--dist-mode", opt->dist_mode,
+                  "under mpirun / srun: sharded (the fusion head's weight split by columns across the processes, "
+                  "the rest data-parallel) or plain (every process holds the whole model; for comparison)")
+      ->capture_default_str();
+  cmd->add_option("--ranks-per-seed", opt->ranks_per_seed,
+                  "under mpirun / srun: processes per seed; N processes train N/K seeds at once (0: all train each seed)")
       ->capture_default_str();
   cmd->add_option("--blas-threads", opt->blas_threads,
                   "OpenBLAS's threads (0: all cores); the last bits of its GEMMs depend on it (mtfn tune uses 1)");
@@ -139,6 +147,9 @@ void add_train_command(CLI::App& app) {
     if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
     if (opt->blas_threads < 0) throw ConfigError("--blas-threads: expected 0 or more");
     if (opt->jobs < 1) throw ConfigError(fmt::format("--jobs: expected 1 or more, got {}", opt->jobs));
+    if (opt->ranks_per_seed < 0)
+      throw ConfigError(fmt::format("--ranks-per-seed: expected 1 or more (0: all processes), got {}", opt->ranks_per_seed));
+    const DistMode dist_mode = parse_dist_mode(opt->dist_mode);
     if (opt->synth_scale && !opt->data.empty())
       throw ConfigError("--synth-scale: only without --data (it sizes the synthetic set)");
     const double synth_scale = opt->synth_scale.value_or(kNoDataScale);
@@ -208,6 +219,8 @@ void add_train_command(CLI::App& app) {
     const std::unique_ptr<RunFolderLock> lock = claim_run_folder(t);
     t.max_epochs = max_epochs;
     t.jobs = opt->jobs;
+    t.dist_mode = dist_mode;
+    t.ranks_per_seed = opt->ranks_per_seed;
     if (group->size() > 1 && opt->jobs > 1)
       throw ConfigError("--jobs: under mpirun / srun the ranks train each seed together; give --jobs 1");
     t.keep_checkpoints = opt->keep_checkpoints;
@@ -218,9 +231,18 @@ void add_train_command(CLI::App& app) {
       say(std::cout, fmt::format("mtfn train: {} on {} ({}), {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}",
                                spec.name, run.dataset, spec.title, t.data_label, mode_name(settings.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
                                fmt::join(t.seeds, ","), settings.batch_size, settings.learning_rate, t.out.string()));
-    if (group->size() > 1 && group->is_root())
-      say(std::cout, fmt::format("mtfn train: data-parallel over {} processes, each taking 1/{} of every batch",
-                                 group->size(), group->size()));
+    const int per_seed = opt->ranks_per_seed > 0 ? std::min(opt->ranks_per_seed, group->size()) : group->size();
+    if (group->size() > 1 && group->is_root() && per_seed < group->size())
+      say(std::cout, fmt::format("mtfn train: {} processes in {} groups of {}, each group training its own seeds",
+                                 group->size(), group->size() / per_seed, per_seed));
+    if (per_seed > 1 && group->is_root())
+      say(std::cout, fmt::format("mtfn train: {} over {} processes, each taking 1/{} of every batch{}",
+                                 dist_mode == DistMode::sharded && spec.fusion_head ? "tensor-parallel fusion head"
+                                                                                              : "data-parallel",
+                                 per_seed, per_seed,
+                                 dist_mode == DistMode::sharded && spec.fusion_head ? " and 1/" + std::to_string(per_seed) +
+                                                                      " of the fusion head's weight"
+                                                                : ""));
     if (!from_config.empty() && group->is_root())
       say(std::cout, fmt::format("mtfn train: no --data: {} names {} (dataset_root_dir / featurePath)", opt->config,
                                  from_config));
@@ -237,6 +259,9 @@ void add_train_command(CLI::App& app) {
     } catch (const std::exception& e) {  // the one line cli/run.cpp prints goes to the log too
       if (group->is_root() && std::filesystem::exists(t.out / "train.log"))
         append_to_log(t.out, std::string("mtfn train: ") + e.what());
+      // With several processes the group must end all of them, with this rank's reason and exit status.
+      if (group->size() > 1)
+        group->abort(std::string("mtfn train: ") + e.what(), dynamic_cast<const InputError*>(&e) ? 2 : 1);
       throw;
     }
     if (!group->is_root()) return;

@@ -5,4 +5,5 @@
 #include "distributed/buckets.h"
 #include "distributed/process_group.h"
 #include "distributed/replicas.h"
+#include "distributed/sharded_fusion.h"
 #include "distributed/sync_batch_norm.h"

@@ -18,6 +18,7 @@
 
 namespace mtfn::nn {
 class Module;
+struct FusionLayer;
 }
 namespace mtfn::optim {
 class Optimizer;
@@ -77,6 +78,9 @@ class Model {
   virtual nlohmann::ordered_json config_json() const = 0;
   virtual TrainSettings settings() const = 0;
   virtual std::array<int64_t, 3> feature_dims() const = 0;  // text, audio, vision widths it takes
+  // The fusion head's first layer (nn/fusion_linear.h), which multi-process training shards by columns
+  // (distributed/sharded_fusion.h); nullptr for a model without one (then training is plain data-parallel).
+  virtual nn::FusionLayer* fusion_layer() { return nullptr; }
 };
 
 }  // namespace mtfn::models

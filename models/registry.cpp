@@ -14,6 +14,7 @@ ModelSpec mtfn_spec() {
   s.name = "mtfn";
   s.title = "MTFN, the multi-task tensor fusion network";
   s.needs_unimodal_labels = true;
+  s.fusion_head = true;
   s.configure = [](const nlohmann::ordered_json& flat, const std::string& where, std::vector<std::string>& warnings) {
     MtfnConfig cfg;
     apply_config_json(cfg, flat, where, warnings);
@@ -32,6 +33,7 @@ ModelSpec tfn_spec() {
   ModelSpec s;
   s.name = "tfn";
   s.title = "TFN, the tensor fusion network";
+  s.fusion_head = true;
   s.configure = [](const nlohmann::ordered_json& flat, const std::string& where, std::vector<std::string>& warnings) {
     TfnConfig cfg;
     apply_config_json(cfg, flat, where, warnings);

@@ -18,6 +18,7 @@ struct ModelSpec {
   std::string name;   // MMSA's name: "mtfn"
   std::string title;  // "MTFN, the multi-task tensor fusion network"
   bool needs_unimodal_labels = false;  // trains on the T, A, V labels (CH-SIMS files only)
+  bool fusion_head = false;  // its Model::fusion_layer() is a fusion head that multi-process training shards
   // The whole configuration, flat under MMSA's key names: the model's own defaults with the keys of
   // `flat` applied onto them (a flat object: MMSA's file layout is resolved before, in
   // models/mmsa_config.h). Unknown keys are added to `warnings`; a wrong value throws ConfigError

@@ -4,6 +4,11 @@
 // Derivation and measurements: docs/performance.md ("The fused fusion head").
 #pragma once
 
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
+
 #include "nn/dropout.h"
 #include "nn/linear.h"
 
@@ -56,6 +61,21 @@ void fusion_dropout_linear_backward(const Tensor& gy, const FusionDropoutLinearC
 // The same with the modules: layer.forward(drop.forward(tensor_fusion(a, v, t))), including the dropout's
 // step advancing in training mode (the identity in eval mode, as Dropout::forward).
 Tensor fusion_dropout_linear(const Tensor& a, const Tensor& v, const Tensor& t, Dropout& drop, const Linear& layer);
+
+// A model's fusion-head first layer as multi-process training sees it: the dropout and the linear layer
+// (registered by the model under its own names), the weight's state_dict name and the inputs' widths.
+// While `sharded` is set (distributed/sharded_fusion.h installs it), the linear layer's weight holds this
+// process's columns only and forward computes through it.
+struct FusionLayer {
+  std::shared_ptr<Dropout> dropout;
+  std::shared_ptr<Linear> linear;
+  std::string weight_name;          // e.g. "post_fusion_layer_1.weight"
+  std::array<int64_t, 3> widths{};  // A, V, T: F = (A+1)(V+1)(T+1)
+  std::function<Tensor(const Tensor& a, const Tensor& v, const Tensor& t)> sharded;
+  Tensor forward(const Tensor& a, const Tensor& v, const Tensor& t) const {
+    return sharded ? sharded(a, v, t) : fusion_dropout_linear(a, v, t, *dropout, *linear);
+  }
+};
 
 // The plain loop the op's forward is tested against, one output element at a time (no graph).
 // Shapes as above; bias may be nullptr.

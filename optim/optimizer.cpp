@@ -131,4 +131,10 @@ void load_optimizer(const std::string& path, Optimizer& opt) {
   opt.load_state_dict(f.tensors, path);
 }
 
+std::optional<size_t> Optimizer::index_of(const Tensor& p) const {
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].impl() == p.impl()) return i;
+  return std::nullopt;
+}
+
 }  // namespace mtfn::optim

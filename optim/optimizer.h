@@ -41,6 +41,8 @@ class Optimizer {
   std::vector<Group>& groups() { return groups_; }
   const std::vector<Group>& groups() const { return groups_; }
   const std::string& type_name() const { return type_name_; }
+  // Parameter p's number i in state_dict's "state.<i>." names (the same tensor, not an equal one); none if not here.
+  std::optional<size_t> index_of(const Tensor& p) const;
 
   // The state, numbered as PyTorch's optimizer state_dict (parameters counted across groups in order):
   //   state.<i>.<key>                per parameter i that has state (Adam: step (int64), exp_avg,

@@ -6,15 +6,11 @@
 #include "data/batching.h"
 #include "distributed/distributed.h"
 #include "nn/batchnorm.h"
+#include "optim/optimizer.h"
 
 namespace mtfn::training {
 
 namespace {
-std::vector<Tensor> model_state(const models::Model& model) {
-  std::vector<Tensor> v;
-  for (const auto& e : model.module().state_dict()) v.push_back(e.tensor);
-  return v;
-}
 
 // Every BatchNorm1d in the module tree, in registration order.
 void find_batch_norms(const nn::Module& m, std::vector<std::shared_ptr<nn::BatchNorm1d>>& out) {
@@ -25,12 +21,54 @@ void find_batch_norms(const nn::Module& m, std::vector<std::shared_ptr<nn::Batch
 }
 }  // namespace
 
-DataParallel::DataParallel(distributed::ProcessGroup* group, models::Model& model) : group_(group), model_(model) {
+DistMode parse_dist_mode(const std::string& name) {
+  if (name == "sharded") return DistMode::sharded;
+  if (name == "plain") return DistMode::plain;
+  throw InputError(fmt::format("--dist-mode: '{}' is not a mode (sharded or plain)", name));
+}
+
+DataParallel::DataParallel(distributed::ProcessGroup* group, models::Model& model, DistMode mode)
+    : group_(group), model_(model) {
   if (!distributed()) return;
-  distributed::broadcast_tensors(*group_, model_state(model_));
+  if (nn::FusionLayer* layer = mode == DistMode::sharded ? model.fusion_layer() : nullptr)
+    fusion_ = std::make_unique<distributed::ShardedFusion>(*group_, *layer);
+  distributed::broadcast_tensors(*group_, replicated_state());
   find_batch_norms(model_.module(), norms_);
   for (const auto& norm : norms_) norm->train_op = distributed::sync_batch_norm_op(*group_);
-  buckets_ = std::make_unique<distributed::GradBuckets>(*group_, model_.module().parameters());
+  std::vector<Tensor> params;
+  for (const Tensor& p : model_.module().parameters())
+    if (!fusion_ || p.raw_data() != fusion_->weight().raw_data()) params.push_back(p);
+  buckets_ = std::make_unique<distributed::GradBuckets>(*group_, params);
+}
+
+std::vector<Tensor> DataParallel::replicated_state() const {
+  std::vector<Tensor> v;
+  for (const auto& e : model_.module().state_dict())
+    if (!fusion_ || e.tensor.raw_data() != fusion_->weight().raw_data()) v.push_back(e.tensor);  // state_dict: new handles, same memory
+  return v;
+}
+
+nn::WriteGroup DataParallel::write_group() const {
+  nn::WriteGroup w;
+  w.first = is_root();
+  if (sharded())
+    w.all_ok = [g = group_](bool ok) {
+      for (uint64_t x : g->allgather(ok ? 1 : 0, "writing a model file")) if (!x) return false;
+      return true;
+    };
+  return w;
+}
+
+nn::ColumnShards DataParallel::file_shards(const std::vector<std::string>& names, const std::string& model_prefix,
+                                           const optim::Optimizer* opt, const std::string& optim_prefix) const {
+  nn::ColumnShards out;
+  if (!fusion_) return out;
+  const std::string weight = model_prefix + model_.fusion_layer()->weight_name;
+  const std::optional<size_t> k = opt ? opt->index_of(fusion_->weight()) : std::nullopt;
+  const std::string state = k ? fmt::format("{}state.{}.", optim_prefix, *k) : std::string();
+  for (const std::string& n : names)
+    if (n == weight || (k && n.starts_with(state) && n != state + "step")) out[n] = fusion_->columns();
+  return out;
 }
 
 DataParallel::~DataParallel() {
@@ -77,7 +115,7 @@ void DataParallel::check_same(uint64_t value, std::string_view what) {
 }
 
 void DataParallel::check_replicas(std::string_view when) {
-  if (distributed() && !distributed::replicas_identical(*group_, model_state(model_)))
+  if (distributed() && !distributed::replicas_identical(*group_, replicated_state()))
     group_->abort(fmt::format("the model replicas differ {}: the ranks no longer train the same model", when));
 }
 

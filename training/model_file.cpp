@@ -11,9 +11,15 @@ namespace mtfn::training {
 
 using json = nlohmann::ordered_json;
 
-void save_model_file(const std::filesystem::path& path, const models::Model& model, const std::string& extra_json) {
+void save_model_file(const std::filesystem::path& path, const models::Model& model, const std::string& extra_json,
+                     const nn::ColumnShards& shards, const nn::WriteGroup& group) {
   const json meta = {{"format", "mtfn-model/1"}, {"model", model.name()}, {"config", model.config_json()}};
-  nn::write_safetensors(path.string(), model.module().state_dict(), {{"mtfn", meta.dump()}, {"extra", extra_json}});
+  nn::write_safetensors(path.string(), model.module().state_dict(), {{"mtfn", meta.dump()}, {"extra", extra_json}},
+                        shards, group);
+}
+
+void save_model_file(const std::filesystem::path& path, const models::Model& model, const std::string& extra_json) {
+  save_model_file(path, model, extra_json, {}, {});
 }
 
 std::unique_ptr<models::Model> load_model_file(const std::filesystem::path& path) {

@@ -11,10 +11,15 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "models/model.h"
+#include "nn/safetensors.h"
 
 namespace mtfn::training {
 
 void save_model_file(const std::filesystem::path& path, const models::Model& model, const std::string& extra_json = "{}");
+// The same written by several processes together: `shards` names the entries that are this process's
+// columns (a sharded fusion head, training/data_parallel.h), `group` how they write (nn/safetensors.h).
+void save_model_file(const std::filesystem::path& path, const models::Model& model, const std::string& extra_json,
+                     const nn::ColumnShards& shards, const nn::WriteGroup& group);
 // Builds the model a model file describes (models/registry.h; "mtfn" when the file names none)
 // and reads its state straight into it. InputError naming the file if it is not one.
 std::unique_ptr<models::Model> load_model_file(const std::filesystem::path& path);

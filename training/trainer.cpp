@@ -171,8 +171,10 @@ bool should_stop(const SeedState& s, int64_t early_stop, int64_t max_epochs) {
   return s.epoch - s.best_epoch >= early_stop || (max_epochs > 0 && s.epoch >= max_epochs);
 }
 
+// With a sharded fusion head every process writes its columns of the weight and of its Adam moments
+// into the one file (data_parallel.h): the file is the same whatever the number of processes.
 void save_checkpoint(const fs::path& path, const models::Model& model, const optim::Optimizer& opt, const SeedState& s,
-                     uint64_t seed) {
+                     uint64_t seed, const DataParallel& dp) {
   nn::TensorDict all;
   all.insert_all(model.module().state_dict(), "model.");
   all.insert_all(opt.state_dict(), "optim.");
@@ -181,7 +183,16 @@ void save_checkpoint(const fs::path& path, const models::Model& model, const opt
                      {"model", model.name()},
                      {"config", model.config_json()},
                      {"state", s.to_json()}};
-  nn::write_safetensors(path.string(), all, {{"trainer", meta.dump()}});
+  std::vector<std::string> names;
+  for (const nn::NamedTensor& e : all) names.push_back(e.name);
+  nn::write_safetensors(path.string(), all, {{"trainer", meta.dump()}}, dp.file_shards(names, "model.", &opt, "optim."),
+                        dp.write_group());
+}
+
+std::vector<std::string> entry_names(const nn::SafetensorsIndex& idx) {
+  std::vector<std::string> names;
+  for (const nn::SafetensorsEntry& e : idx.entries) names.push_back(e.name);
+  return names;
 }
 
 // The epoch a checkpoint file holds (-1 if it is not one).
@@ -209,7 +220,10 @@ void link_best(const fs::path& last, const fs::path& best) {
   fs::rename(tmp, best);
 }
 
-SeedState load_checkpoint(const fs::path& path, models::Model& model, optim::Optimizer& opt, uint64_t seed) {
+// Each process reads its own columns of a sharded weight and of its optimizer state: a checkpoint made
+// by any number of processes resumes on any number.
+SeedState load_checkpoint(const fs::path& path, models::Model& model, optim::Optimizer& opt, uint64_t seed,
+                          const DataParallel& dp) {
   const nn::SafetensorsIndex idx = nn::read_safetensors_index(path.string());
   auto it = idx.metadata.find("trainer");
   if (it == idx.metadata.end()) throw InputError(fmt::format("{}: not an mtfn checkpoint", path.string()));
@@ -217,8 +231,9 @@ SeedState load_checkpoint(const fs::path& path, models::Model& model, optim::Opt
   if (meta.at("seed").get<uint64_t>() != seed)
     throw InputError(fmt::format("{}: checkpoint of seed {}, expected {}", path.string(),
                                       meta.at("seed").get<uint64_t>(), seed));
-  nn::load_module(idx, model.module(), "model.");
-  opt.load_state_dict(nn::read_entries(idx, "optim."));
+  const nn::ColumnShards shards = dp.file_shards(entry_names(idx), "model.", &opt, "optim.");
+  nn::load_module(idx, model.module(), "model.", true, shards);
+  opt.load_state_dict(nn::read_entries(idx, "optim.", shards));
   return SeedState::from_json(meta.at("state"));
 }
 
@@ -402,11 +417,14 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   if (!c.opt.group || c.opt.group->is_root()) fs::create_directories(dir);
   const std::unique_ptr<models::Model> built = c.spec.build(c.config, seed, DType::F32);
   models::Model& model = *built;
+  // With several processes: rank 0's model, synced BatchNorm, buckets; a sharded fusion head keeps this
+  // rank's columns from here on, so the optimizer and the checkpoint see the shard.
+  DataParallel dp(c.opt.group, model, c.opt.dist_mode);
   const std::unique_ptr<optim::Optimizer> optimizer = model.make_optimizer();
   SeedState s;
   const std::string tag = fmt::format("seed {} ({}/{})", seed, seed_index + 1, c.opt.seeds.size());
   if (c.opt.resume && fs::exists(last)) {
-    s = load_checkpoint(last, model, *optimizer, seed);
+    s = load_checkpoint(last, model, *optimizer, seed, dp);
     // Killed between writing an improving epoch's checkpoint and linking it as the best: link now.
     if ((!c.opt.group || c.opt.group->is_root()) && s.best_epoch == s.epoch && checkpoint_epoch(best) != s.epoch)
       link_best(last, best);
@@ -415,7 +433,6 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   }
   if (c.opt.resume && (!c.opt.group || c.opt.group->is_root()))
     rewrite_epoch_lines(c.opt.out / "epochs.jsonl", seed, s.history);
-  DataParallel dp(c.opt.group, model);  // with several processes: rank 0's model, synced BatchNorm, buckets
   dp.check_same(s.step, "training steps taken");
   const int64_t batch_size = c.settings.batch_size;
   const data::BatchSampler sampler(c.ds.train.size, batch_size, seed, /*shuffle=*/true);
@@ -467,8 +484,8 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
     s.history.push_back({epoch, train_loss, valid.loss, seconds_since(t0), valid.metrics});
     progress.phase = Progress::Phase::saving;
     c.log.bar(progress);
+    if (dp.writes_model_files()) save_checkpoint(last, model, *optimizer, s, seed, dp);
     if (dp.is_root()) {
-      save_checkpoint(last, model, *optimizer, s, seed);
       if (better) link_best(last, best);  // MMSA saves the best model at its epoch
       append_epoch_line(c.opt.out / "epochs.jsonl", epoch_line(seed, s.history.back(), s.best_epoch, s.best_valid));
     }
@@ -481,10 +498,11 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   // moving it to DIR/models finds it there.
   const fs::path final_model = c.opt.out / "models" / fmt::format("{}-{}.safetensors", model.name(), seed);
   dp.barrier("the best model's file");  // rank 0 has written it
-  if (fs::exists(best))
-    nn::load_module(nn::read_safetensors_index(best.string()), model.module(), "model.");
-  else
-    nn::load_module(nn::read_safetensors_index(final_model.string()), model.module(), "");
+  {
+    const nn::SafetensorsIndex idx = nn::read_safetensors_index(fs::exists(best) ? best.string() : final_model.string());
+    const std::string prefix = fs::exists(best) ? "model." : "";
+    nn::load_module(idx, model.module(), prefix, true, dp.file_shards(entry_names(idx), prefix));
+  }
   const SplitEval test = evaluate_split(model, c.ds.test, c.kind, batch_size);
   SeedResult r;
   r.seed = seed;
@@ -494,10 +512,16 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   r.test.set("Loss", test.loss);
   // The seed is done: its best model stays, its result is recorded, its checkpoint can go.
   dp.barrier("the test evaluation");  // every process has read the best model
+  if (dp.is_root()) fs::create_directories(c.opt.out / "models");
+  dp.barrier("the models folder");
+  if (fs::exists(best) && dp.writes_model_files()) {  // the model alone (558 MB), without the Adam state
+    std::vector<std::string> names;
+    for (const nn::NamedTensor& e : model.module().state_dict()) names.push_back(e.name);
+    save_model_file(final_model, model, json{{"seed", seed}, {"epoch", s.best_epoch}}.dump(), dp.file_shards(names, ""),
+                    dp.write_group());
+  }
+  dp.barrier("the model file");
   if (!dp.is_root()) return r;
-  fs::create_directories(c.opt.out / "models");
-  if (fs::exists(best))  // the model alone (558 MB), without the Adam state the checkpoint also holds
-    save_model_file(final_model, model, json{{"seed", seed}, {"epoch", s.best_epoch}}.dump());
   atomic_write_text(c.opt.out / "seeds" / fmt::format("{}.json", seed), seed_to_json(r).dump(1));
   if (!c.opt.keep_checkpoints) fs::remove_all(dir);
   c.log.line(metrics_lines(fmt::format("{}: best epoch {} of {}, test", tag, r.best_epoch, s.epoch), r.test));
@@ -541,11 +565,36 @@ void train_seeds_in_jobs(const SeedContext& c) {
                                          failed, jobs));
 }
 
+// opt.group split into groups of opt.ranks_per_seed processes; group g trains the seeds i with
+// i % groups == g that have no seeds/<seed>.json, each seed data-parallel over its group's processes.
+// Each group's first process writes that seed's files (checkpoints, model, seeds/<seed>.json) and its
+// lines to train.log; the seeds' results are read back by the caller as with --jobs.
+void train_seeds_in_groups(const SeedContext& c) {
+  distributed::ProcessGroup& world = *c.opt.group;
+  const int k = c.opt.ranks_per_seed, groups = world.size() / k, g = world.group_index(k);
+  const std::unique_ptr<distributed::ProcessGroup> mine = world.split(k);
+  TrainOptions opt = c.opt;
+  opt.group = mine.get();
+  world.barrier("the log file");  // rank 0 has made train.log: the groups' first processes append to it
+  const bool writes = mine->is_root() && !world.is_root();
+  Logger group_log(writes ? opt.out / "train.log" : fs::path("/dev/null"), true, nullptr, false);
+  const SeedContext gc{c.ds, c.spec, c.config, c.settings, opt, c.kind, world.is_root() ? c.log : group_log};
+  if (world.is_root())
+    c.log.line(fmt::format("{} groups of {} processes: the seeds train {} at a time", groups, k, groups));
+  for (size_t i = static_cast<size_t>(g); i < opt.seeds.size(); i += static_cast<size_t>(groups))
+    if (!fs::exists(opt.out / "seeds" / fmt::format("{}.json", opt.seeds[i]))) train_one_seed(gc, opt.seeds[i], i);
+  world.barrier("the seeds of every group");
+}
+
 }  // namespace
 
 RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spec, const json& config,
                        const TrainOptions& opt) {
   spec.check(config, "config");
+  if (opt.ranks_per_seed < 0) throw InputError(fmt::format("--ranks-per-seed: expected 1 or more, got {}", opt.ranks_per_seed));
+  if (opt.group && opt.ranks_per_seed > 0 && opt.group->size() % opt.ranks_per_seed != 0)
+    throw InputError(fmt::format("--ranks-per-seed {}: {} processes do not split into groups of {}", opt.ranks_per_seed,
+                                 opt.group->size(), opt.ranks_per_seed));
   const models::TrainSettings settings = models::train_settings(config);
   check_run_folder(opt);
   fs::create_directories(opt.out);
@@ -617,8 +666,10 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   results.config = config;
   results.baseline = baseline_metrics(ds, ds.test, settings, kind);
   SeedContext ctx{ds, spec, config, settings, opt, kind, log};
-  const bool in_jobs = opt.jobs > 1 && !(opt.group && opt.group->size() > 1);
-  if (in_jobs) train_seeds_in_jobs(ctx);  // each seed leaves seeds/<seed>.json, read below
+  const bool in_groups = opt.group && opt.ranks_per_seed > 0 && opt.ranks_per_seed < opt.group->size();
+  const bool in_jobs = (opt.jobs > 1 && !(opt.group && opt.group->size() > 1)) || in_groups;
+  if (in_groups) train_seeds_in_groups(ctx);  // each seed leaves seeds/<seed>.json, read below
+  else if (in_jobs) train_seeds_in_jobs(ctx);
   for (size_t i = 0; i < opt.seeds.size(); ++i) {
     const uint64_t seed = opt.seeds[i];
     const fs::path done = opt.out / "seeds" / fmt::format("{}.json", seed);

@@ -17,6 +17,7 @@
 
 #include "data/sims_dataset.h"
 #include "models/registry.h"
+#include "training/data_parallel.h"
 #include "training/results.h"
 
 namespace mtfn::distributed {
@@ -41,6 +42,10 @@ struct TrainOptions {
   // run.json and results.json under "manifest", never compared by --resume; "end_time" is added here.
   nlohmann::ordered_json manifest = nlohmann::ordered_json::object();  // what the command printed before the run: train.log starts with it
   distributed::ProcessGroup* group = nullptr;  // data-parallel over its processes (training/data_parallel.h)
+  DistMode dist_mode = DistMode::sharded;      // with several processes: a sharded fusion head, or plain
+  // With a group: how many of its processes train one seed; the group is split into groups of that many
+  // which train different seeds at once (seed i by group i mod groups). 0: all of them train each seed.
+  int ranks_per_seed = 0;
   // Seeds trained at once, one process each (one process: the seeds one after the other). oneTBB's
   // threads are split between them and OpenBLAS runs on one thread in each, so the results equal a
   // one-process run with OpenBLAS on one thread (`train --blas-threads 1`).

@@ -50,6 +50,7 @@ Mtfn::Mtfn(const MtfnConfig& cfg, uint64_t init_seed, DType dtype)
   post_text = make_head("post_text", cfg.text_out, cfg.post_text_dim, pp_text, gen);
   post_audio = make_head("post_audio", Ha, cfg.post_audio_dim, pp_audio, gen);
   post_video = make_head("post_video", Hv, cfg.post_video_dim, pp_video, gen);
+  fusion_layer_ = {post_fusion.dropout, post_fusion.layer_1, "post_fusion_layer_1.weight", {Ha, Hv, cfg.text_out}, {}};
 }
 
 void Mtfn::set_dropout_step(uint64_t step, int64_t row_offset) {
@@ -75,8 +76,7 @@ MtfnOutput Mtfn::forward(const Tensor& text, const Tensor& audio, const Tensor& 
     NoGradGuard no_grad;
     out.feature_f = tensor_fusion(out.feature_a, out.feature_v, out.feature_t);  // (B, F)
   }
-  Tensor m = relu(nn::fusion_dropout_linear(out.feature_a, out.feature_v, out.feature_t, *post_fusion.dropout,
-                                            *post_fusion.layer_1));  // (B, P) = Head::forward's first layer
+  Tensor m = relu(fusion_layer_.forward(out.feature_a, out.feature_v, out.feature_t));  // (B, P) = Head's first layer
   m = relu(post_fusion.layer_2->forward(m));
   m = post_fusion.layer_3->forward(m);  // (B, O)
   if (cfg_.output_dim() == 1) m = add(mul(sigmoid(m), output_range), output_shift);

@@ -13,6 +13,7 @@
 #include "models/mtfn/config.h"
 #include "models/subnets.h"
 #include "nn/dropout.h"
+#include "nn/fusion_linear.h"
 #include "nn/fusion.h"
 #include "nn/linear.h"
 #include "nn/module.h"
@@ -60,6 +61,7 @@ class Mtfn : public nn::Module, public Model {
   nlohmann::ordered_json config_json() const override;
   TrainSettings settings() const override;
   std::array<int64_t, 3> feature_dims() const override { return cfg_.feature_dims; }
+  nn::FusionLayer* fusion_layer() override { return &fusion_layer_; }
 
   // forward also fills feature_f with z itself (B, F), outside the graph (check-grads compares it). Off by
   // default: the fusion head's first layer is fused with the fusion (nn/fusion_linear.h) and z never stored.
@@ -71,6 +73,7 @@ class Mtfn : public nn::Module, public Model {
   Head post_fusion, post_text, post_audio, post_video;
 
  private:
+  nn::FusionLayer fusion_layer_;  // post_fusion's dropout and first layer
   Head make_head(const std::string& name, int64_t in, int64_t hidden, double p, nn::Generator& gen);
   MtfnConfig cfg_;
   DType dtype_;

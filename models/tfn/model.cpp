@@ -35,6 +35,8 @@ Tfn::Tfn(const TfnConfig& cfg, uint64_t init_seed, DType dtype)
   post_fusion_layer_2 = register_module("post_fusion_layer_2", std::make_shared<nn::Linear>(P, P, gen, true, dtype));
   post_fusion_layer_3 =
       register_module("post_fusion_layer_3", std::make_shared<nn::Linear>(P, cfg_.output_dim(), gen, true, dtype));
+  fusion_layer_ = {post_fusion_dropout, post_fusion_layer_1, "post_fusion_layer_1.weight",
+                   {cfg.hidden_dims[1], cfg.hidden_dims[2], cfg.text_out}, {}};
 }
 
 void Tfn::set_dropout_step(uint64_t step, int64_t row_offset) {
@@ -57,8 +59,7 @@ TfnOutput Tfn::forward(const Tensor& text, const Tensor& audio, const Tensor& vi
     out.feature_f = tensor_fusion(out.feature_a, out.feature_v, out.feature_t);  // (B, F)
   }
   // The first fusion layer fused with the tensor fusion and its dropout: z (B, F) is never stored.
-  Tensor m = relu(nn::fusion_dropout_linear(out.feature_a, out.feature_v, out.feature_t, *post_fusion_dropout,
-                                            *post_fusion_layer_1));  // (B, P)
+  Tensor m = relu(fusion_layer_.forward(out.feature_a, out.feature_v, out.feature_t));  // (B, P)
   m = relu(post_fusion_layer_2->forward(m));                         // (B, P)
   m = post_fusion_layer_3->forward(m);                               // (B, O)
   if (cfg_.output_dim() == 1) m = add(mul(sigmoid(m), output_range), output_shift);

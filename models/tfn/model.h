@@ -13,6 +13,7 @@
 #include "models/subnets.h"
 #include "models/tfn/config.h"
 #include "nn/dropout.h"
+#include "nn/fusion_linear.h"
 #include "nn/linear.h"
 #include "nn/module.h"
 
@@ -50,6 +51,7 @@ class Tfn : public nn::Module, public Model {
   nlohmann::ordered_json config_json() const override;
   TrainSettings settings() const override;
   std::array<int64_t, 3> feature_dims() const override { return cfg_.feature_dims; }
+  nn::FusionLayer* fusion_layer() override { return &fusion_layer_; }
 
   // forward also fills feature_f with z itself (B, F), outside the graph (check-grads compares it).
   // Off by default: the first fusion layer is fused with the fusion (nn/fusion_linear.h), z never stored.
@@ -62,6 +64,7 @@ class Tfn : public nn::Module, public Model {
   std::shared_ptr<nn::Linear> post_fusion_layer_1, post_fusion_layer_2, post_fusion_layer_3;
 
  private:
+  nn::FusionLayer fusion_layer_;  // post_fusion's dropout and first layer
   TfnConfig cfg_;
   DType dtype_;
   uint64_t seed_;
