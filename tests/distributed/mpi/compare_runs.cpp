@@ -2,7 +2,8 @@
 // train loss within TOL (relative), the same valid losses (MMSA rounds them to 4 places) and best
 // epochs, the model's final parameters (all of them as one vector) within TOL in norm, |a - b| / |b|,
 // and every tensor of the last checkpoint (parameters, BatchNorm statistics, Adam's moments) within
-// TOL_TENSORS (default TOL) in norm. Exit 0 if so; prints the largest errors.
+// TOL_TENSORS (default TOL) in norm; with TOL 0, the same test metrics too. Exit 0 if so; prints the
+// largest errors.
 //
 // Why in norm and not element by element: two runs that add the same numbers in another order
 // (two processes, or another thread count) differ by float32 rounding in every gradient. Adam's step
@@ -71,6 +72,12 @@ int main(int argc, char** argv) {
         std::printf("seed %s epoch %zu: train_loss %.9f vs %.9f, valid_loss %.4f vs %.4f\n",
                     sa["seed"].dump().c_str(), e + 1, la, lb, va, vb);
         if (std::abs(va - vb) > 1.5e-4) ok = false;
+      }
+      // With tolerance 0 the runs must be the same computation: the test metrics too, exactly.
+      if (tol == 0 && sa["test"] != sb["test"]) {
+        std::printf("seed %s: test metrics differ: %s vs %s\n", sa["seed"].dump().c_str(), sa["test"].dump().c_str(),
+                    sb["test"].dump().c_str());
+        ok = false;
       }
       const fs::path ca = a / "checkpoints" / ("seed-" + sa["seed"].dump()) / "last.safetensors";
       const fs::path cb = b / "checkpoints" / ("seed-" + sb["seed"].dump()) / "last.safetensors";

@@ -27,6 +27,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/loss.h"
 #include "core/ops/matmul.h"
+#include "core/ops/shape.h"
 #include "data/batching.h"
 #include "distributed/distributed.h"
 #include "nn/nn.h"
@@ -57,6 +58,84 @@ Tensor rows(const Tensor& x, int64_t begin, int64_t end) { return x.narrow0(begi
 int64_t shard_begin(int64_t n, int rank, int size) { return rank * n / size; }
 
 // ---- collectives
+
+// All-gather and reduce-scatter of floats with unequal counts, traffic counted, groups from split().
+void check_sharding_collectives(ProcessGroup& g) {
+  const int r = g.rank(), n = g.size();
+  std::vector<int64_t> counts;
+  int64_t total = 0;
+  for (int i = 0; i < n; ++i) counts.push_back(i + 2), total += i + 2;
+  std::vector<float> mine(static_cast<size_t>(r + 2), float(r)), all(static_cast<size_t>(total));
+  const distributed::Traffic before = g.traffic();
+  g.allgather(mine, all, counts, "test allgather of floats");
+  const distributed::Traffic moved = g.traffic() - before;
+  check(g, moved.received == 4.0 * double(total - (r + 2)), "traffic of an all-gather");
+  for (int i = 0, k = 0; i < n; ++i)
+    for (int j = 0; j < i + 2; ++j, ++k) check(g, all[size_t(k)] == float(i), "allgather of floats");
+  std::vector<float> contrib(static_cast<size_t>(total)), out(static_cast<size_t>(r + 2));
+  for (int64_t k = 0; k < total; ++k) contrib[size_t(k)] = float(k) * float(r + 1);
+  g.reduce_scatter_sum(contrib, out, counts, "test reduce-scatter");
+  int64_t before_r = 0;  // the counts before rank r
+  for (int i = 0; i < r; ++i) before_r += i + 2;
+  for (int j = 0; j < r + 2; ++j)
+    check(g, out[size_t(j)] == float(before_r + j) * float(n * (n + 1) / 2), "reduce_scatter_sum");
+  // Groups of 2 consecutive ranks: a group's sum covers its ranks only.
+  std::unique_ptr<ProcessGroup> sub = g.split(2);
+  std::vector<double> v{double(r)};
+  sub->allreduce_sum(v, "test sum in a group");
+  const int lo = (r / 2) * 2, hi = std::min(lo + 2, n);
+  double expect = 0;
+  for (int i = lo; i < hi; ++i) expect += i;
+  check(g, v[0] == expect && sub->size() == hi - lo && sub->rank() == r - lo, "split: a group of 2");
+}
+
+// The sharded fusion head (distributed/sharded_fusion.h) against the whole layer on one process:
+// outputs of my rows, every input gradient of my rows, my columns of dL/dW, and dL/db (the ranks'
+// shares added) in training mode with dropout; the outputs of every row in eval mode.
+void check_sharded_fusion(ProcessGroup& g) {
+  const int r = g.rank(), n = g.size();
+  const int64_t B = 13, A = 3, V = 20, T = 6, P = 5, F = (A + 1) * (V + 1) * (T + 1);
+  nn::Generator gen(41);
+  nn::FusionLayer whole{std::make_shared<nn::Dropout>(0.25, 9), std::make_shared<nn::Linear>(F, P, gen), "w", {A, V, T}, {}};
+  nn::Generator gen2(41);
+  nn::FusionLayer mine{std::make_shared<nn::Dropout>(0.25, 9), std::make_shared<nn::Linear>(F, P, gen2), "w", {A, V, T}, {}};
+  distributed::ShardedFusion sharded(g, mine);
+  const nn::ColumnShard c = sharded.columns();
+  check(g, mine.linear->weight.size(1) == c.end - c.begin && c.full == F, "the weight is this rank's columns");
+  const Tensor a = random_tensor({B, A}, 11, -1, 1, DType::F32), v = random_tensor({B, V}, 12, -1, 1, DType::F32),
+               t = random_tensor({B, T}, 13, -1, 1, DType::F32), gy = random_tensor({B, P}, 14, -1, 1, DType::F32);
+  const int64_t lo = shard_begin(B, r, n), hi = shard_begin(B, r + 1, n);
+  for (int step = 0; step < 2; ++step) {
+    whole.dropout->key.step = mine.dropout->key.step = 5 + step;
+    whole.dropout->key.row_offset = 0;
+    mine.dropout->key.row_offset = lo;  // as Model::set_dropout_step(step, first_row)
+    Tensor ra = a.clone().set_requires_grad(true), rv = v.clone().set_requires_grad(true), rt = t.clone().set_requires_grad(true);
+    Tensor ma = rows(a, lo, hi).set_requires_grad(true), mv = rows(v, lo, hi).set_requires_grad(true),
+           mt = rows(t, lo, hi).set_requires_grad(true);
+    for (nn::FusionLayer* l : {&whole, &mine}) l->linear->weight.grad_slot().drop(), l->linear->bias.grad_slot().drop();
+    const Tensor ry = whole.forward(ra, rv, rt);
+    ry.backward(gy);
+    const Tensor my = mine.forward(ma, mv, mt);
+    my.backward(rows(gy, lo, hi));
+    check(g, rel_err(my, rows(ry, lo, hi)) < 1e-6, fmt::format("sharded fusion: output off by {:.2e}", rel_err(my, rows(ry, lo, hi))));
+    check(g, rel_err(ma.grad(), rows(ra.grad(), lo, hi)) < 1e-5 && rel_err(mv.grad(), rows(rv.grad(), lo, hi)) < 1e-5 &&
+                 rel_err(mt.grad(), rows(rt.grad(), lo, hi)) < 1e-5,
+          "sharded fusion: dL/da, dL/dv, dL/dt of my rows");
+    check(g, rel_err(mine.linear->weight.grad(), slice(whole.linear->weight.grad(), 1, c.begin, c.end)) < 1e-6,
+          "sharded fusion: my columns of dL/dW");
+    std::vector<double> gb(static_cast<size_t>(P));
+    for (int64_t k = 0; k < P; ++k) gb[size_t(k)] = mine.linear->bias.grad().at(k);
+    g.allreduce_sum(gb, "test bias shares");
+    for (int64_t k = 0; k < P; ++k)
+      check(g, std::abs(gb[size_t(k)] - whole.linear->bias.grad().at(k)) < 1e-5, "sharded fusion: dL/db, shares added");
+    check(g, mine.dropout->key.step == whole.dropout->key.step, "sharded fusion: the dropout's step advances");
+  }
+  whole.linear->eval(), whole.dropout->eval(), mine.linear->eval(), mine.dropout->eval();
+  NoGradGuard no_grad;
+  const Tensor ey = whole.forward(a, v, t), my = mine.forward(a, v, t);
+  check(g, rel_err(my, ey) < 1e-6, "sharded fusion: eval outputs of every row");
+  check(g, distributed::replicas_identical(g, {my}), "sharded fusion: eval outputs identical on every rank");
+}
 
 void check_collectives(ProcessGroup& g) {
   const int r = g.rank(), n = g.size();
@@ -118,6 +197,8 @@ void check_collectives(ProcessGroup& g) {
   for (int c = 0; c < 5; ++c)
     check(g, std::abs(shares[size_t(c)] - rw.grad().at(c)) < 1e-12 && std::abs(shares[size_t(5 + c)] - rb.grad().at(c)) < 1e-12,
           "sync_batch_norm_train: parameter gradients");
+  check_sharding_collectives(g);
+  check_sharded_fusion(g);
   if (g.is_root()) std::printf("dist_check collectives: %d ranks, all checks passed\n", n);
 }
 

@@ -27,12 +27,17 @@ add_test(NAME dist_rank_hangs COMMAND ${MTFN_EXPECT_FAILURE} 40 "no progress for
   ${MTFN_MPIRUN} -np 2 $<TARGET_FILE:dist_check> train --steps 24 --hang-at-step 5 --die-rank 1)
 set_tests_properties(dist_rank_hangs PROPERTIES LABELS mpi TIMEOUT 90 ENVIRONMENT "MTFN_DIST_TIMEOUT=5")
 
-# MTFN end to end: 2 processes vs one, a killed rank, --resume (about 2 minutes).
+# MTFN end to end: 2 processes vs one, a killed rank, --resume on 3 and on 1, the plain mode (about 3 minutes).
 add_executable(compare_runs ${CMAKE_CURRENT_LIST_DIR}/compare_runs.cpp)
 target_link_libraries(compare_runs PRIVATE mtfn_nn mtfn_core nlohmann_json::nlohmann_json)
 add_test(NAME mtfn_data_parallel COMMAND ${CMAKE_CURRENT_LIST_DIR}/mtfn_data_parallel.sh $<TARGET_FILE:mtfn>
   $<TARGET_FILE:compare_runs> ${MTFN_MPIRUN})
-set_tests_properties(mtfn_data_parallel PROPERTIES LABELS mpi TIMEOUT 480 ENVIRONMENT "MTFN_DIST_TIMEOUT=120")
+set_tests_properties(mtfn_data_parallel PROPERTIES LABELS mpi TIMEOUT 600 ENVIRONMENT "MTFN_DIST_TIMEOUT=120")
+
+# --ranks-per-seed 1 on 2 processes: two seeds at once, exactly what one process gets one after the other.
+add_test(NAME mtfn_ranks_per_seed COMMAND ${CMAKE_CURRENT_LIST_DIR}/ranks_per_seed.sh $<TARGET_FILE:mtfn>
+  $<TARGET_FILE:compare_runs> ${MTFN_MPIRUN})
+set_tests_properties(mtfn_ranks_per_seed PROPERTIES LABELS mpi TIMEOUT 300 ENVIRONMENT "MTFN_DIST_TIMEOUT=120")
 
 # mtfn tune over 2 ranks (each runs its share of the trials) finds what one process finds.
 add_test(NAME mtfn_tune_ranks COMMAND ${CMAKE_CURRENT_LIST_DIR}/tune_ranks.sh $<TARGET_FILE:mtfn> ${MTFN_MPIRUN})
