@@ -48,7 +48,7 @@ echo "== 3. --resume on three processes, and a copy on one"
 cp -a "$work/two" "$work/two-on-one"
 "${mpirun[@]}" -np 3 "$mtfn" "${args[@]}" --out "$work/two" --resume >"$work/resume.txt" 2>&1 || { cat "$work/resume.txt"; exit 1; }
 grep "resumed after epoch" "$work/two/train.log" || { echo "FAILED: the run did not resume"; exit 1; }
-"$mtfn" "${args[@]}" --out "$work/two-on-one" --resume --threads 2 >"$work/resume1.txt" 2>&1 || { cat "$work/resume1.txt"; exit 1; }
+"$mtfn" "${args[@]}" --out "$work/two-on-one" --resume >"$work/resume1.txt" 2>&1 || { cat "$work/resume1.txt"; exit 1; }
 grep "resumed after epoch" "$work/two-on-one/train.log" || { echo "FAILED: the copy did not resume"; exit 1; }
 
 echo "== 4. --dist-mode plain on two processes"
