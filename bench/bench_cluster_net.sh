@@ -49,6 +49,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $steps =~ ^[0-9]+$ && $steps -ge 1 ]] || { echo "bench_cluster_net: --steps must be a positive integer" >&2; exit 2; }
+for r in $rates; do
+  [[ ${r,,} =~ ^[0-9]+(\.[0-9]+)?[kmgt]?bit$ ]] || { echo "bench_cluster_net: rate '$r': a number and kbit, mbit or gbit (1gbit)" >&2; exit 2; }
+done
 
 bench=$(cd "$build" 2>/dev/null && pwd)/bench_dist_step || true
 mtfn=$(cd "$build" 2>/dev/null && pwd)/mtfn || true
@@ -66,6 +69,7 @@ ns_made=0
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  [[ -z ${child:-} ]] || kill -TERM "$child" 2>/dev/null || true
   if [[ $ns_made == 1 ]]; then
     # Whatever this script started in the namespace and is still running (a run cut short by Ctrl-C):
     # only the processes inside our own namespace, by id.
@@ -147,19 +151,30 @@ mpi=(mpirun --allow-run-as-root --oversubscribe -np 2
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 step_timeout=$((300 + (steps + 1) * 180))
 
-run_step() {  # label, log, then the command; prints the bench_dist: line
+# Runs a command in the namespace under a time limit, in the background, and waits for it: `wait` is
+# interrupted by Ctrl-C or a TERM at once (the trap then ends the run), where a foreground child
+# would make the shell wait for its end first.
+child=
+run_ns() {  # limit, log, then the command
+  local limit=$1 log=$2 rc=0; shift 2
+  timeout -k 10 "$limit" ip netns exec "$ns" "$@" >"$log" 2>&1 &
+  child=$!
+  wait "$child" || rc=$?
+  child=
+  return "$rc"
+}
+failed() {  # what, log
+  echo "bench_cluster_net: $1; its output:" >&2
+  tail -n 20 "$2" >&2
+  exit 1
+}
+line=
+run_step() {  # label, log, then the command; sets line to its bench_dist: line
   local label=$1 log=$2; shift 2
-  echo "  $label: $*" >&2
-  if ! timeout -k 10 "$step_timeout" ip netns exec "$ns" "$@" >"$log" 2>&1; then
-    echo "bench_cluster_net: '$label' failed or timed out after ${step_timeout}s; its output:" >&2
-    tail -n 20 "$log" >&2
-    return 1
-  fi
-  if ! grep '^bench_dist:' "$log" | tail -n 1; then
-    echo "bench_cluster_net: '$label' printed no 'bench_dist:' line; its output:" >&2
-    tail -n 20 "$log" >&2
-    return 1
-  fi
+  echo "  $label: $*"
+  run_ns "$step_timeout" "$log" "$@" || failed "'$label' failed or timed out after ${step_timeout}s" "$log"
+  line=$(grep '^bench_dist:' "$log" | tail -n 1) || failed "'$label' printed no 'bench_dist:' line" "$log"
+  echo "  -> $line"
 }
 
 echo "bench_cluster_net: namespace $ns, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), batch $batch, $steps steps + 1 warm-up"
@@ -167,14 +182,9 @@ echo "  unshaped loopback, one TCP stream: $(probe 256)"
 
 # The one-process baseline (no network: the qdisc does not matter) runs before and after the 2-rank
 # runs; the ratios use the faster of the two (this machine is shared: its speed drifts).
-one_process() {  # tag
-  local line
-  line=$(run_step "1 process ($1)" "$tmp/one-$1.log" "$bench" --batch-size "$batch" --steps "$steps" --threads 2)
-  echo "  -> $line" >&2
-  field "$line" step_s
-}
 min() { if [[ $1 == n/a ]]; then echo "$2"; elif [[ $2 == n/a ]]; then echo "$1"; else echo "if ($1 < $2) $1 else $2" | bc | awk '{printf "%.3f", $1}'; fi; }
-base_before=$(one_process before)
+run_step "1 process (before)" "$tmp/one-before.log" "$bench" --batch-size "$batch" --steps "$steps" --threads 2
+base_before=$(field "$line" step_s)
 
 rows=()
 for rate in $rates; do
@@ -183,9 +193,8 @@ for rate in $rates; do
   echo "rate $rate (tbf burst $burst B, latency 100 ms): one TCP stream $(probe 128)"
   for mode in $modes; do
     before=$(qdisc_sent)
-    line=$(run_step "2 ranks, $mode" "$tmp/$rate-$mode.log" "${mpi[@]}" "$bench" --batch-size "$batch" --steps "$steps" --threads 1 --mode "$mode")
+    run_step "2 ranks, $mode" "$tmp/$rate-$mode.log" "${mpi[@]}" "$bench" --batch-size "$batch" --steps "$steps" --threads 1 --mode "$mode"
     after=$(qdisc_sent)
-    echo "  -> $line"
     echo "  qdisc: $(qdisc_line)"
     ran=$(field "$line" mode)
     s=$(field "$line" step_s)
@@ -202,7 +211,8 @@ for rate in $rates; do
     rows+=("$rate|$mode|$ran|$s|$sent|$(field "$line" recv_mb)|$(mb $((after - before)))")
   done
 done
-base_after=$(one_process after)
+run_step "1 process (after)" "$tmp/one-after.log" "$bench" --batch-size "$batch" --steps "$steps" --threads 2
+base_after=$(field "$line" step_s)
 base_s=$(min "$base_before" "$base_after")
 
 echo
@@ -224,23 +234,21 @@ if [[ $epoch == 1 ]]; then
   epoch_s() {  # the first epoch's "seconds" in DIR/epochs.jsonl
     local f=$1/epochs.jsonl v
     v=$(sed -n 's/.*"seconds"[[:space:]]*:[[:space:]]*\([0-9.eE+-]*\).*/\1/p' "$f" 2>/dev/null | head -n 1)
-    echo "${v:-n/a}"
+    if [[ -n $v ]]; then printf '%.2f\n' "$v"; else echo n/a; fi
   }
-  run_epoch() {  # label, out dir, then the command
+  esec=
+  run_epoch() {  # label, out dir, then the command; sets esec to the epoch's seconds
     local label=$1 out=$2; shift 2
-    echo "  epoch, $label: $*" >&2
-    if ! timeout -k 10 3600 ip netns exec "$ns" "$@" >"$out.log" 2>&1; then
-      echo "bench_cluster_net: epoch '$label' failed or timed out; its output:" >&2
-      tail -n 20 "$out.log" >&2
-      return 1
-    fi
-    epoch_s "$out"
+    echo "  epoch, $label: $*"
+    run_ns 3600 "$out.log" "$@" || failed "epoch '$label' failed or timed out" "$out.log"
+    esec=$(epoch_s "$out")
   }
   targs=(train --synth-scale "$epoch_scale" --max-epochs 1 --seeds 1111 --no-progress)
   echo
   echo "bench_cluster_net: one training epoch, synthetic CH-SIMS at --synth-scale $epoch_scale"
   in_ns tc qdisc del dev lo root 2>/dev/null || true
-  e1a=$(run_epoch "1 process (before)" "$tmp/epoch-one-a" "$mtfn" "${targs[@]}" --out "$tmp/epoch-one-a")
+  run_epoch "1 process (before)" "$tmp/epoch-one-a" "$mtfn" "${targs[@]}" --out "$tmp/epoch-one-a"
+  e1a=$esec
   erows=()
   for rate in $rates; do
     in_ns tc qdisc replace dev lo root tbf rate "$rate" burst "$(burst_bytes "$rate")" latency 100ms
@@ -249,13 +257,15 @@ if [[ $epoch == 1 ]]; then
       [[ $dist_flag == 1 ]] && extra=(--dist-mode "$mode")
       out=$tmp/epoch-$rate-$mode
       before=$(qdisc_sent)
-      e2=$(run_epoch "2 ranks, $rate, $mode" "$out" "${mpi[@]}" "$mtfn" "${targs[@]}" "${extra[@]}" --out "$out")
+      run_epoch "2 ranks, $rate, $mode" "$out" "${mpi[@]}" "$mtfn" "${targs[@]}" "${extra[@]}" --out "$out"
+      e2=$esec
       after=$(qdisc_sent)
       erows+=("$rate|$mode|$e2|$(mb $((after - before)))")
     done
   done
   in_ns tc qdisc del dev lo root 2>/dev/null || true
-  e1b=$(run_epoch "1 process (after)" "$tmp/epoch-one-b" "$mtfn" "${targs[@]}" --out "$tmp/epoch-one-b")
+  run_epoch "1 process (after)" "$tmp/epoch-one-b" "$mtfn" "${targs[@]}" --out "$tmp/epoch-one-b"
+  e1b=$esec
   e1=$(min "$e1a" "$e1b")
   echo "  one process: $e1 s (before $e1a s, after $e1b s)"
   [[ $dist_flag == 1 ]] || echo "  (mtfn train has no --dist-mode in this build: every 2-rank epoch ran plain data parallel)"
