@@ -182,7 +182,7 @@ echo "  unshaped loopback, one TCP stream: $(probe 256)"
 
 # The one-process baseline (no network: the qdisc does not matter) runs before and after the 2-rank
 # runs; the ratios use the faster of the two (this machine is shared: its speed drifts).
-min() { if [[ $1 == n/a ]]; then echo "$2"; elif [[ $2 == n/a ]]; then echo "$1"; else echo "if ($1 < $2) $1 else $2" | bc | awk '{printf "%.3f", $1}'; fi; }
+min() { if [[ $1 == n/a ]]; then echo "$2"; elif [[ $2 == n/a ]]; then echo "$1"; else awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 < b + 0) ? a : b }'; fi; }
 run_step "1 process (before)" "$tmp/one-before.log" "$bench" --batch-size "$batch" --steps "$steps" --threads 2
 base_before=$(field "$line" step_s)
 
