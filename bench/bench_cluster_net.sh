@@ -19,7 +19,7 @@
 # Only loopback addresses, in a namespace this script makes (mtfn-bench-PID) and always deletes, with
 # any process still in it, on exit, error or Ctrl-C.
 #
-# Caveats (see bench/README-cluster.md): the loopback has ONE qdisc, which both directions and both
+# Caveats (see docs/distributed.md, "Measured: two ranks over a shaped network"): the loopback has ONE qdisc, which both directions and both
 # ranks share: "1gbit" here is 1 Gbit/s in total, i.e. 0.5 Gbit/s per direction while both ranks send
 # at once (a real full-duplex 1 GbE link gives each node 1 Gbit/s each way). Loopback TCP also costs
 # CPU, and two ranks share this machine's cores with each other (and with the one-process baseline's

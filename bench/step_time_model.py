@@ -41,7 +41,7 @@ full duplex, no other traffic):
   what bench_dist_step measures (sent_mb at 2 ranks); the model prints its own figure at N = 2 to
   compare with.
 - Not modelled: the network taking CPU from compute (true on one machine with loopback TCP: see
-  bench/README-cluster.md), stragglers, congestion of a shared switch, evaluation and checkpoints.
+  docs/distributed.md), stragglers, congestion of a shared switch, evaluation and checkpoints.
 """
 import argparse
 import json

@@ -1,7 +1,12 @@
 // safetensors: round trips, PyTorch-made files, every kind of corrupt file, atomic writes.
 #include <filesystem>
+#include <atomic>
+#include <barrier>
 #include <fstream>
+#include <functional>
+#include <thread>
 
+#include "core/ops/shape.h"
 #include "tests/nn/nn_test_helpers.h"
 
 using namespace mtfn;
@@ -196,6 +201,68 @@ BOOST_AUTO_TEST_CASE(failed_writes_leave_the_old_file_intact) {
   // And a successful write replaces it.
   write_safetensors(path, new_state);
   BOOST_TEST(read_safetensors(path).tensors.at("w").at(999) == 2.0);
+}
+
+// Column shards (the sharded fusion head's files): three writers (threads standing in for processes)
+// each holding columns of a matrix and of its Adam-like companion write one file; it reads back as the
+// whole matrices, and each writer's columns read back alone. A writer that fails leaves the old file.
+BOOST_AUTO_TEST_CASE(column_shards_written_by_several_writers_read_back_whole_and_by_columns) {
+  const fs::path dir = scratch("shards"), file = dir / "sharded.safetensors";
+  const int64_t rows = 4, full = 11;
+  const Tensor w = random_tensor({rows, full}, 1, -1, 1, DType::F32), m = random_tensor({rows, full}, 2, -1, 1, DType::F32);
+  const Tensor bias = random_tensor({3}, 3, -1, 1, DType::F64);
+  const std::vector<ColumnShard> cols = {{0, 4, full}, {4, 4, full}, {4, 11, full}};  // the middle writer holds none
+  auto run = [&](std::function<bool(int)> fails) {
+    std::barrier sync(3);
+    std::atomic<int> failures{0};
+    std::vector<std::string> errors(3);
+    std::vector<std::thread> writers;
+    for (int k = 0; k < 3; ++k)
+      writers.emplace_back([&, k] {
+        TensorDict d;
+        d.insert("w", slice(w, 1, cols[size_t(k)].begin, cols[size_t(k)].end));
+        d.insert("bias", bias);
+        d.insert("m", slice(m, 1, cols[size_t(k)].begin, cols[size_t(k)].end));
+        WriteGroup g;
+        g.first = k == 0;
+        g.all_ok = [&](bool ok) {  // an all-gather of the flags
+          if (!ok) ++failures;
+          sync.arrive_and_wait();
+          const bool all = failures.load() == 0;
+          sync.arrive_and_wait();
+          return all;
+        };
+        try {
+          if (fails(k)) {  // this writer cannot write: its part of the protocol still runs
+            g.all_ok(true);
+            g.all_ok(false);
+            g.all_ok(true);
+            throw Error("simulated");
+          }
+          write_safetensors(file.string(), d, {{"k", "v"}}, {{"w", cols[size_t(k)]}, {"m", cols[size_t(k)]}}, g);
+        } catch (const Error& e) {
+          errors[size_t(k)] = e.what();
+        }
+      });
+    for (auto& t : writers) t.join();
+    return errors;
+  };
+  for (const std::string& e : run([](int) { return false; })) BOOST_TEST(e == "");
+  const SafetensorsFile whole = read_safetensors(file.string());
+  CHECK_TENSOR_CLOSE(whole.tensors.find("w")->tensor, w, 0);
+  CHECK_TENSOR_CLOSE(whole.tensors.find("m")->tensor, m, 0);
+  CHECK_TENSOR_CLOSE(whole.tensors.find("bias")->tensor, bias, 0);
+  BOOST_TEST(whole.metadata.at("k") == "v");
+  const SafetensorsIndex idx = read_safetensors_index(file.string());
+  const TensorDict part = read_entries(idx, "", {{"w", {4, 11, full}}});
+  CHECK_TENSOR_CLOSE(part.find("w")->tensor, slice(w, 1, 4, 11), 0);
+  BOOST_TEST(ERROR_MESSAGE(read_entries(idx, "", {{"bias", {0, 1, 3}}})).find("'bias' has shape (3)") != std::string::npos);
+  // The second writer fails: every writer gets an error, the file is the one written above.
+  const std::string before = read_bytes(file);
+  const std::vector<std::string> errors = run([](int k) { return k == 2; });
+  BOOST_TEST(errors[0].find("another process could not write its part") != std::string::npos);
+  BOOST_TEST(read_bytes(file) == before);
+  BOOST_TEST(!fs::exists(file.string() + ".tmp"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
