@@ -233,10 +233,9 @@ BOOST_AUTO_TEST_CASE(column_shards_written_by_several_writers_read_back_whole_an
           return all;
         };
         try {
-          if (fails(k)) {  // this writer cannot write: its part of the protocol still runs
+          if (fails(k)) {  // a joining writer that cannot write its columns: the protocol's two agreements
             g.all_ok(true);
             g.all_ok(false);
-            g.all_ok(true);
             throw Error("simulated");
           }
           write_safetensors(file.string(), d, {{"k", "v"}}, {{"w", cols[size_t(k)]}, {"m", cols[size_t(k)]}}, g);
@@ -256,7 +255,7 @@ BOOST_AUTO_TEST_CASE(column_shards_written_by_several_writers_read_back_whole_an
   const SafetensorsIndex idx = read_safetensors_index(file.string());
   const TensorDict part = read_entries(idx, "", {{"w", {4, 11, full}}});
   CHECK_TENSOR_CLOSE(part.find("w")->tensor, slice(w, 1, 4, 11), 0);
-  BOOST_TEST(ERROR_MESSAGE(read_entries(idx, "", {{"bias", {0, 1, 3}}})).find("'bias' has shape (3)") != std::string::npos);
+  BOOST_TEST(ERROR_MESSAGE(read_entries(idx, "", {{"bias", {0, 1, 3}}})).find("'bias' has shape") != std::string::npos);
   // The second writer fails: every writer gets an error, the file is the one written above.
   const std::string before = read_bytes(file);
   const std::vector<std::string> errors = run([](int k) { return k == 2; });
