@@ -237,8 +237,8 @@ void check_count(int64_t n, std::string_view what) {
 
 namespace {
 // A ring all-reduce of `bytes` over n ranks sends and receives 2 bytes (n-1)/n on each rank.
-double ring_allreduce_bytes(double bytes, int n) { return 2.0 * bytes * (n - 1) / n; }
-void add(std::atomic<double>& counter, double bytes) {
+[[maybe_unused]] double ring_allreduce_bytes(double bytes, int n) { return 2.0 * bytes * (n - 1) / n; }
+[[maybe_unused]] void add(std::atomic<double>& counter, double bytes) {
   double cur = counter.load();
   while (!counter.compare_exchange_weak(cur, cur + bytes)) {
   }
