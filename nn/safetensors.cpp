@@ -313,17 +313,7 @@ class TempFile {
       const ssize_t w = ::pwrite(fd_, p, chunk, static_cast<off_t>(offset));
       if (w < 0) {
         if (errno == EINTR) continue;
-        const int err = errno;
-        // Out of space or over the file-size limit: the earlier file of this name is untouched (the
-        // temp file is removed by the destructor), which the message says.
-        const char* why = err == ENOSPC   ? " (the file system is full)"
-                          : err == EDQUOT ? " (the disk quota is reached)"
-                          : err == EFBIG  ? " (over the file-size limit, ulimit -f)"
-                                          : "";
-        std::error_code ec;
-        const bool kept = std::filesystem::exists(final_, ec);
-        fail(fmt::format("writing {}: {}{}; {}", tmp_, std::strerror(err), why,
-                         kept ? "the previous file is kept as it was" : "nothing was written in its place"));
+        fail_io(errno);
       }
       p += w;
       n -= static_cast<size_t>(w);
@@ -332,7 +322,19 @@ class TempFile {
     }
   }
   void resize(uint64_t bytes) {
-    if (::ftruncate(fd_, static_cast<off_t>(bytes)) != 0) fail(fmt::format("sizing {}: {}", tmp_, std::strerror(errno)));
+    if (::ftruncate(fd_, static_cast<off_t>(bytes)) != 0) fail_io(errno);
+  }
+  // Out of space or over the file-size limit: the earlier file of this name is untouched (the temp
+  // file is removed by the destructor), which the message says.
+  [[noreturn]] void fail_io(int err) const {
+    const char* why = err == ENOSPC   ? " (the file system is full)"
+                      : err == EDQUOT ? " (the disk quota is reached)"
+                      : err == EFBIG  ? " (over the file-size limit, ulimit -f)"
+                                      : "";
+    std::error_code ec;
+    const bool kept = std::filesystem::exists(final_, ec);
+    fail(fmt::format("writing {}: {}{}; {}", tmp_, std::strerror(err), why,
+                     kept ? "the previous file is kept as it was" : "nothing was written in its place"));
   }
   // Durable and closed; renamed into place unless joining.
   void finish() {
@@ -432,7 +434,6 @@ void write_safetensors(const std::string& path, const TensorDict& tensors, const
       for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
       first->write(len_bytes, 8);
       first->write(text.data(), text.size());
-      first->resize(data_start + offset);
       for (const Placed& p : placed) {
         const NamedTensor& e = *p.e;
         if (p.shard) {
@@ -451,6 +452,7 @@ void write_safetensors(const std::string& path, const TensorDict& tensors, const
           first->write_at(data_start + p.begin, ints.data(), ints.size() * 8);
         }
       }
+      if (!shards.empty()) first->resize(data_start + offset);  // the other writers' columns may end the file
       if (group.all_ok) first->finish();  // the others open it next
     } catch (const Error& e) {
       error = e.what();
