@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "models/mtfn/check_grads.h"
+#include "models/mtfn_attn/check_grads.h"
 #include "models/tfn/check_grads.h"
 #include "nn/safetensors.h"
 
@@ -34,7 +35,9 @@ void add_check_grads_command(CLI::App& app) {
       const std::string model = reference_model(nn::read_safetensors_index(opt->reference).metadata);
       if (model == "mtfn") return check_reference(opt->reference);
       if (model == "tfn") return check_tfn_reference(opt->reference);
-      throw InputError(fmt::format("{}: a reference file of model '{}' (known: mtfn, tfn)", opt->reference, model));
+      if (model == "mtfn_attn") return check_mtfn_attn_reference(opt->reference);
+      throw InputError(
+          fmt::format("{}: a reference file of model '{}' (known: mtfn, tfn, mtfn_attn)", opt->reference, model));
     });
     std::cout << fmt::format("check-grads {}: {}\n", opt->reference, r.description);
     for (const CheckGroup& g : r.groups)

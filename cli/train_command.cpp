@@ -105,7 +105,7 @@ void add_train_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model as MMSA does (seeds, early stopping, results CSV)");
   cmd->add_option("--data", opt->data, "an MMSA feature file (unaligned_39.pkl); none: a synthetic CH-SIMS-shaped set");
-  cmd->add_option("--model", opt->model, "mtfn or tfn (MMSA's names)")->capture_default_str();
+  cmd->add_option("--model", opt->model, "mtfn or tfn (MMSA's names), or mtfn_attn (MTFN with an attention fusion, docs/attention.md)")->capture_default_str();
   cmd->add_option("--dataset", opt->dataset,
                   "sims, simsv2, mosi or mosei: picks MMSA's config entry and the metrics (default: inferred from --data)");
   cmd->add_option("--config", opt->config, "JSON with MMSA's key names (flat, or MMSA's config_regression.json)");

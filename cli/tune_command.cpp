@@ -49,7 +49,7 @@ void add_tune_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("tune", "MMSA's tune mode: a seeded, resumable random search over config_tune.json");
-  cmd->add_option("--model", opt->model, "mtfn or tfn")->capture_default_str();
+  cmd->add_option("--model", opt->model, "mtfn, tfn or mtfn_attn")->capture_default_str();
   cmd->add_option("--dataset", opt->dataset, "sims, simsv2, mosi or mosei (default: inferred from --data)");
   cmd->add_option("--data", opt->data, "an MMSA feature file; none: a synthetic one in the dataset's layout");
   cmd->add_option("--synth-scale", opt->synth_scale, "without --data: split sizes relative to the dataset's (default 0.1)");

@@ -1,5 +1,6 @@
 // The built-in copy of MMSA's config_regression.json (release 2.2.1; only the datasets' common
-// entries and the models this program runs), and the resolution MMSA's run.py does.
+// entries and the models this program runs; mtfn_attn, not MMSA's, takes MTFN's entry), and the
+// resolution MMSA's run.py does.
 #include "models/mmsa_config.h"
 
 #include <algorithm>
@@ -411,13 +412,30 @@ void check_dataset_name(const std::string& name) {
     throw ConfigError(fmt::format("--dataset: unknown dataset '{}' (known: {})", name, fmt::join(names, ", ")));
 }
 
+// mtfn_attn (models/mtfn_attn/) is not MMSA's: it takes MTFN's entry as it is (every dataset MTFN has),
+// its attn_* keys keeping their defaults (models/mtfn_attn/config.h); its tune entry is MTFN's search
+// space plus candidates for the attn_* keys (docs/attention.md).
 const json& builtin_mmsa_config() {
-  static const json j = json::parse(kBuiltin);
+  static const json j = [] {
+    json b = json::parse(kBuiltin);
+    b["mtfn_attn"] = b["mtfn"];
+    return b;
+  }();
   return j;
 }
 
 const json& builtin_mmsa_tune_config() {
-  static const json j = json::parse(kBuiltinTune);
+  static const json j = [] {
+    json b = json::parse(kBuiltinTune);
+    json attn = b["mtfn"];
+    json& debug = attn["debugParams"];
+    for (const char* k : {"attn_dim", "attn_heads", "attn_rank"}) debug["d_paras"].push_back(k);
+    debug["attn_dim"] = {32, 64, 128};
+    debug["attn_heads"] = {1, 2, 4, 8};
+    debug["attn_rank"] = {2, 4, 8};
+    b["mtfn_attn"] = attn;
+    return b;
+  }();
   return j;
 }
 

@@ -1,4 +1,5 @@
-// Activations: relu, sigmoid, tanh. Forward and backward side by side in the .cpp.
+// Activations: relu, sigmoid, tanh, and softmax over the last dimension. Forward and backward side by
+// side in the .cpp. Not here: log-softmax inside cross_entropy (loss.h).
 #pragma once
 
 #include <bit>
@@ -12,6 +13,17 @@ namespace mtfn {
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
+// y_i = e^(x_i - max_j x_j) / sum_j e^(x_j - max_j x_j) along the last dimension: x (..., n) -> (..., n).
+Tensor softmax(const Tensor& x);
+
+// The row kernels of softmax, shared with the attention core (nn/attention.cpp): `rows` rows of n
+// contiguous values each, rows split over threads, each row's sum accumulated in double.
+//   forward:  y = softmax(x) row by row (the row maximum subtracted first: no exp overflows).
+//   backward: gx = y * (gy - sum_j gy_j y_j), written (not added) row by row.
+template <class S>
+void softmax_rows_forward(int64_t rows, int64_t n, const S* x, S* y);
+template <class S>
+void softmax_rows_backward(int64_t rows, int64_t n, const S* y, const S* gy, S* gx);
 
 // Numerically stable logistic function, shared with the fused ops (LSTM).
 template <class T>

@@ -93,6 +93,8 @@ BOOST_AUTO_TEST_CASE(op_errors_name_the_op_and_shapes) {
              "concat: shapes (2, 3) and (3, 3) differ outside dimension 1");
   BOOST_TEST(ERROR_MESSAGE(slice(a, 1, 2, 5)) == "slice: [2, 5) out of range for dimension 1 of (2, 3)");
   BOOST_TEST(ERROR_MESSAGE(reshape(a, {4, -1})) == "reshape: cannot reshape float32 (2, 3) to (4, -1)");
+  BOOST_TEST(ERROR_MESSAGE(softmax(Tensor::ones({2, 0}))) ==
+             "softmax: expected at least 1 dimension and a non-empty last one, got (2, 0)");
   BOOST_TEST(ERROR_MESSAGE(l1_loss(a, Tensor::ones({3, 2}))) == "l1_loss: shape mismatch (2, 3) vs (3, 2)");
   BOOST_TEST(ERROR_MESSAGE(cross_entropy(a, {0, 3})) == "cross_entropy: target class 3 out of range for 3 classes");
   BOOST_TEST(ERROR_MESSAGE(tensor_fusion(a, Tensor::ones({3, 2}), a)) ==
@@ -120,6 +122,12 @@ BOOST_AUTO_TEST_CASE(forward_values) {
   BOOST_TEST(add(a, Tensor::from_vector({10, 20}, {2, 1}, DType::F64)).to_vector() ==
              std::vector<double>({11, 12, 13, 24, 25, 26}));
   BOOST_TEST(l1_loss(a, Tensor::zeros({2, 3}, DType::F64)).item() == 3.5);
+  {  // softmax of (0, ln 2, ln 5): (1, 2, 5) / 8, whatever the constant added to a row (1000 here)
+    const Tensor s = softmax(Tensor::from_vector({0, std::log(2.0), std::log(5.0), 1000, 1000 + std::log(2.0),
+                                                  1000 + std::log(5.0)}, {2, 3}, DType::F64));
+    const std::vector<double> want = {0.125, 0.25, 0.625, 0.125, 0.25, 0.625};
+    for (int i = 0; i < 6; ++i) BOOST_TEST(s.at(i) == want[size_t(i)], boost::test_tools::tolerance(1e-13));
+  }
   BOOST_TEST(mse_loss(a, Tensor::zeros({2, 3}, DType::F64)).item() == 91.0 / 6);
   Tensor logits = Tensor::from_vector({0, 0, 1000, -1000}, {2, 2}, DType::F64);
   BOOST_TEST(cross_entropy(logits, {0, 0}).item() == std::log(2.0) / 2, boost::test_tools::tolerance(1e-14));

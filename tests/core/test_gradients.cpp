@@ -63,6 +63,17 @@ BOOST_AUTO_TEST_CASE(unary_ops) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(softmax_last_dimension) {
+  // one element, a row, rows of a matrix, a 3-D batch, and rows with large entries (the maximum subtracted)
+  int seed = 30;
+  for (Shape s : {Shape{1}, Shape{7}, Shape{3, 4}, Shape{2, 3, 5}, Shape{4, 1}}) {
+    BOOST_TEST_CONTEXT("shape " << shape_str(s)) {
+      CHECK_GRADS("softmax", Fn([](const std::vector<Tensor>& x) { return softmax(x[0]); }), leaf(s, seed++, -3, 3));
+      CHECK_GRADS("softmax", Fn([](const std::vector<Tensor>& x) { return softmax(x[0]); }), leaf(s, seed++, 300, 305));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(relu_away_from_the_kink) {
   // Values at least 0.05 from 0, so central differences never straddle the kink.
   Tensor x = random_tensor({4, 5}, 22, 0.05, 1.0);

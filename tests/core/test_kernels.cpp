@@ -70,6 +70,7 @@ BOOST_AUTO_TEST_CASE(float32_agrees_with_float64) {
       {"matmul", [](const Tensor& x, const Tensor& y) { return matmul(x, transpose(y, 0, 1)); }},
       {"linear", [](const Tensor& x, const Tensor& y) { return linear(x, y, Tensor()); }},
       {"unary", [](const Tensor& x, const Tensor& y) { return tanh(add(exp(x), sigmoid(neg(abs(y))))); }},
+      {"softmax", [](const Tensor& x, const Tensor& y) { return mul(softmax(mul_scalar(x, 4.0)), y); }},
       {"reduce", [](const Tensor& x, const Tensor& y) { return mean(sum(mul(x, y), {1}, true), {0}); }},
       {"shape", [](const Tensor& x, const Tensor& y) { return slice(concat({x, y}, 0), 1, 1, 3); }},
       {"fusion", [](const Tensor& x, const Tensor& y) { return tensor_fusion(x, y, relu(x)); }},

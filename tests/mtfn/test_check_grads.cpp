@@ -19,8 +19,9 @@ namespace {
 std::vector<fs::path> reference_files() {
   std::vector<fs::path> out;
   for (const auto& e : fs::directory_iterator(testing::source_dir() / "tests/fixtures/reference"))
-    if (e.path().extension() == ".safetensors" && e.path().filename().string().starts_with("mtfn_"))
-      out.push_back(e.path());  // tfn_*: tests/tfn/
+    if (e.path().extension() == ".safetensors" &&
+        reference_model(nn::read_safetensors_index(e.path().string()).metadata) == "mtfn")
+      out.push_back(e.path());  // tfn_*: tests/tfn/, mtfn_attn_*: tests/mtfn_attn/
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(mtfn_needs_unimodal_labels_and_mmsa_has_no_mosi_entry_for_i
   BOOST_TEST(testing::read_text(log).find("--dataset: unknown dataset 'imdb' (known: sims, simsv2, mosi, mosei)") !=
              std::string::npos);
   BOOST_TEST(testing::run_mtfn("train --model lmf --out " + (dir / "d").string(), log) == 2);
-  BOOST_TEST(testing::read_text(log).find("--model: unknown model 'lmf' (known: mtfn, tfn)") != std::string::npos);
+  BOOST_TEST(testing::read_text(log).find("--model: unknown model 'lmf' (known: mtfn, tfn, mtfn_attn)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(mmsa_switches_are_honoured_or_refused_naming_the_key) {
