@@ -18,4 +18,11 @@ using MtfnOptimizer = optim::Adam;
 
 std::unique_ptr<MtfnOptimizer> make_mtfn_optimizer(Mtfn& model, const MtfnConfig& cfg);
 
+// The same groups for any model built like MTFN (models/mtfn_attn/): its three subnets, its frozen
+// output range and shift, and every other parameter of `model`; weight decays and lr from `cfg`.
+std::unique_ptr<MtfnOptimizer> make_mtfn_groups_optimizer(const nn::Module& model, const nn::Module& text_subnet,
+                                                          const nn::Module& audio_subnet, const nn::Module& video_subnet,
+                                                          const Tensor& output_range, const Tensor& output_shift,
+                                                          const MtfnConfig& cfg);
+
 }  // namespace mtfn::models
