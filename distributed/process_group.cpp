@@ -207,7 +207,7 @@ void ProcessGroup::abort(std::string_view message, int code) const {
 }
 
 template <class Done>
-void ProcessGroup::watched_wait(Done done, std::string_view what) {
+void ProcessGroup::watched_wait(Done done, std::string_view what, bool bounded) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   for (uint64_t spin = 0;; ++spin) {
@@ -217,12 +217,12 @@ void ProcessGroup::watched_wait(Done done, std::string_view what) {
     std::this_thread::yield();
     if ((spin & 1023) == 1023) {
       const double waited = std::chrono::duration<double>(clock::now() - start).count();
-      if (waited > timeout_s_)
+      if (bounded && waited > timeout_s_)
         abort(fmt::format("no progress for {:.0f} s in {}: another rank has died or hangs. Stopping the job; "
                           "`mtfn train --resume` continues from the last checkpoint (the wait limit is "
                           "$MTFN_DIST_TIMEOUT seconds)",
                           waited, what));
-      if (waited > 0.01) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if (waited > 0.01) std::this_thread::sleep_for(std::chrono::microseconds(waited > 10 ? 5000 : 50));
     }
   }
 }
@@ -307,6 +307,15 @@ std::vector<uint64_t> ProcessGroup::allgather(uint64_t value, std::string_view w
   watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
 #endif
   return out;
+}
+
+void ProcessGroup::barrier_unbounded(std::string_view what) {
+#if MTFN_WITH_MPI
+  if (!uses_mpi_) return;
+  MPI_Request req;
+  MPI_Ibarrier(impl_->main, &req);
+  watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what, false);
+#endif
 }
 
 void ProcessGroup::barrier(std::string_view what) {

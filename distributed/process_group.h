@@ -80,6 +80,10 @@ class ProcessGroup {
   void broadcast(void* data, int64_t bytes, int root, std::string_view what);
   std::vector<uint64_t> allgather(uint64_t value, std::string_view what);  // [rank] = value
   void barrier(std::string_view what);
+  // A barrier without the timeout, for a wait whose length is the other ranks' work (groups of
+  // --ranks-per-seed waiting for each other's seeds): a rank that dies still ends the job (the launcher
+  // notices), one that hangs without dying is not detected here.
+  void barrier_unbounded(std::string_view what);
   // Rank r's `mine` (counts[r] floats) into out[offset_r, offset_r + counts[r]), offsets in rank order.
   void allgather(std::span<const float> mine, std::span<float> out, const std::vector<int64_t>& counts,
                  std::string_view what);
@@ -111,7 +115,7 @@ class ProcessGroup {
  private:
   // Polls `done` until true or until the timeout, then aborts naming `what`.
   template <class Done>
-  void watched_wait(Done done, std::string_view what);
+  void watched_wait(Done done, std::string_view what, bool bounded = true);
 
   ProcessGroup(const ProcessGroup& parent, int size);  // split()
 

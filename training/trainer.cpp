@@ -583,7 +583,7 @@ void train_seeds_in_groups(const SeedContext& c) {
     c.log.line(fmt::format("{} groups of {} processes: the seeds train {} at a time", groups, k, groups));
   for (size_t i = static_cast<size_t>(g); i < opt.seeds.size(); i += static_cast<size_t>(groups))
     if (!fs::exists(opt.out / "seeds" / fmt::format("{}.json", opt.seeds[i]))) train_one_seed(gc, opt.seeds[i], i);
-  world.barrier("the seeds of every group");
+  world.barrier_unbounded("the seeds of every group");  // another group's seed may take hours
 }
 
 }  // namespace
