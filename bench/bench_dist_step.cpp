@@ -37,7 +37,7 @@ static double median(std::vector<double> v) {
 }
 
 int main(int argc, char** argv) {
-  int64_t B = 64, steps = 4, seq = 39, bucket_mb = 25;
+  int64_t B = 64, steps = 4, seq = 39;
   int threads = 0;
   std::string mode = "sharded";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -46,7 +46,6 @@ int main(int argc, char** argv) {
     if (k == "--batch-size") B = std::atoll(argv[i + 1]);
     else if (k == "--steps") steps = std::atoll(argv[i + 1]);
     else if (k == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (k == "--bucket-mb") bucket_mb = std::atoll(argv[i + 1]);
   }
   distributed::ProcessGroup g;
   ThreadLimit limit(threads);
@@ -56,7 +55,6 @@ int main(int argc, char** argv) {
   models::Mtfn model(cfg, 1111);
   training::DataParallel dp(n > 1 ? &g : nullptr, model, training::parse_dist_mode(mode));
   auto adam = models::make_mtfn_optimizer(model, cfg);
-  (void)bucket_mb;
   nn::Generator gen(7 + static_cast<uint64_t>(r));
   data::Batch batch;
   batch.text = Tensor::empty({b, seq, cfg.feature_dims[0]});

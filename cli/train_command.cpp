@@ -147,8 +147,6 @@ void add_train_command(CLI::App& app) {
     if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
     if (opt->blas_threads < 0) throw ConfigError("--blas-threads: expected 0 or more");
     if (opt->jobs < 1) throw ConfigError(fmt::format("--jobs: expected 1 or more, got {}", opt->jobs));
-    if (opt->ranks_per_seed < 0)
-      throw ConfigError(fmt::format("--ranks-per-seed: expected 1 or more (0: all processes), got {}", opt->ranks_per_seed));
     const DistMode dist_mode = parse_dist_mode(opt->dist_mode);
     if (opt->synth_scale && !opt->data.empty())
       throw ConfigError("--synth-scale: only without --data (it sizes the synthetic set)");
@@ -177,6 +175,7 @@ void add_train_command(CLI::App& app) {
     const int64_t max_epochs = opt->max_epochs.value_or(opt->data.empty() ? kNoDataMaxEpochs : 0);
     // Under mpirun / srun: one of N data-parallel processes (docs/distributed.md); else a group of one.
     const auto group = std::make_unique<distributed::ProcessGroup>();
+    check_ranks_per_seed(opt->ranks_per_seed, group->size());  // before --out is touched
     ThreadLimit threads(opt->threads);
     if (opt->blas_threads > 0) openblas_set_num_threads(opt->blas_threads);
     keep_freed_memory();

@@ -235,21 +235,17 @@ void check_count(int64_t n, std::string_view what) {
 }  // namespace
 #endif
 
-namespace {
-// A ring all-reduce of `bytes` over n ranks sends and receives 2 bytes (n-1)/n on each rank.
-[[maybe_unused]] double ring_allreduce_bytes(double bytes, int n) { return 2.0 * bytes * (n - 1) / n; }
-[[maybe_unused]] void add(std::atomic<double>& counter, double bytes) {
-  double cur = counter.load();
-  while (!counter.compare_exchange_weak(cur, cur + bytes)) {
-  }
+// A ring all-reduce of `bytes` over N ranks sends and receives 2 bytes (N-1)/N on each rank.
+void ProcessGroup::count_allreduce(double bytes) {
+  const double moved = 2.0 * bytes * (size_ - 1) / size_;
+  sent_.fetch_add(moved);
+  received_.fetch_add(moved);
 }
-}  // namespace
 
 void ProcessGroup::allreduce_sum(std::span<double> values, std::string_view what) {
 #if MTFN_WITH_MPI
   if (!uses_mpi_ || values.empty()) return;
-  add(sent_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
-  add(received_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
+  count_allreduce(static_cast<double>(values.size_bytes()));
   check_count(static_cast<int64_t>(values.size()), what);
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, impl_->main, &req);
@@ -260,8 +256,7 @@ void ProcessGroup::allreduce_sum(std::span<double> values, std::string_view what
 void ProcessGroup::allreduce_sum(std::span<float> values, std::string_view what) {
 #if MTFN_WITH_MPI
   if (!uses_mpi_ || values.empty()) return;
-  add(sent_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
-  add(received_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
+  count_allreduce(static_cast<double>(values.size_bytes()));
   check_count(static_cast<int64_t>(values.size()), what);
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_FLOAT, MPI_SUM, impl_->main, &req);
@@ -272,8 +267,7 @@ void ProcessGroup::allreduce_sum(std::span<float> values, std::string_view what)
 void ProcessGroup::allreduce_max(std::span<double> values, std::string_view what) {
 #if MTFN_WITH_MPI
   if (!uses_mpi_ || values.empty()) return;
-  add(sent_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
-  add(received_, ring_allreduce_bytes(static_cast<double>(values.size_bytes()), size_));
+  count_allreduce(static_cast<double>(values.size_bytes()));
   check_count(static_cast<int64_t>(values.size()), what);
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_MAX, impl_->main, &req);
@@ -289,7 +283,7 @@ void ProcessGroup::broadcast(void* data, int64_t bytes, int root, std::string_vi
   for (int64_t off = 0; off < bytes; off += int64_t{1} << 30) {
     const int n = static_cast<int>(std::min<int64_t>(bytes - off, int64_t{1} << 30));
     MPI_Request req;
-    add(rank_ == root ? sent_ : received_, n);
+    (rank_ == root ? sent_ : received_).fetch_add(n);
     MPI_Ibcast(p + off, n, MPI_BYTE, root, impl_->main, &req);
     watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
   }
@@ -301,8 +295,8 @@ std::vector<uint64_t> ProcessGroup::allgather(uint64_t value, std::string_view w
 #if MTFN_WITH_MPI
   if (!uses_mpi_) return out;
   MPI_Request req;
-  add(sent_, 8.0 * (size_ - 1));
-  add(received_, 8.0 * (size_ - 1));
+  sent_.fetch_add(8.0 * (size_ - 1));
+  received_.fetch_add(8.0 * (size_ - 1));
   MPI_Iallgather(&value, 1, MPI_UINT64_T, out.data(), 1, MPI_UINT64_T, impl_->main, &req);
   watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
 #endif
@@ -358,8 +352,8 @@ void ProcessGroup::allgather(std::span<const float> mine, std::span<float> out, 
   }
 #if MTFN_WITH_MPI
   const int next = (rank_ + 1) % size_;
-  add(sent_, 4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(next)]));
-  add(received_, 4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
+  sent_.fetch_add(4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(next)]));
+  received_.fetch_add(4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
   MPI_Request req;
   MPI_Iallgatherv(mine.data(), static_cast<int>(mine.size()), MPI_FLOAT, out.data(), l.counts.data(),
                   l.offsets.data(), MPI_FLOAT, impl_->main, &req);
@@ -378,8 +372,8 @@ void ProcessGroup::reduce_scatter_sum(std::span<const float> all, std::span<floa
   }
 #if MTFN_WITH_MPI
   const int prev = (rank_ + size_ - 1) % size_;
-  add(sent_, 4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
-  add(received_, 4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(prev)]));
+  sent_.fetch_add(4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
+  received_.fetch_add(4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(prev)]));
   MPI_Request req;
   MPI_Ireduce_scatter(all.data(), out.data(), l.counts.data(), MPI_FLOAT, MPI_SUM, impl_->main, &req);
   watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
@@ -400,10 +394,9 @@ PendingReduce start_reduce(MPI_Comm comm, void* data, int64_t n, MPI_Datatype ty
 PendingReduce ProcessGroup::start_gradient_reduce(std::span<float> data) {
 #if MTFN_WITH_MPI
   if (uses_mpi_ && !data.empty()) {
-    add(sent_, ring_allreduce_bytes(static_cast<double>(data.size_bytes()), size_));
-    add(received_, ring_allreduce_bytes(static_cast<double>(data.size_bytes()), size_));
+    count_allreduce(static_cast<double>(data.size_bytes()));
+    return start_reduce(impl_->grads, data.data(), std::ssize(data), MPI_FLOAT);
   }
-  if (uses_mpi_ && !data.empty()) return start_reduce(impl_->grads, data.data(), std::ssize(data), MPI_FLOAT);
 #endif
   return {};
 }
@@ -411,10 +404,9 @@ PendingReduce ProcessGroup::start_gradient_reduce(std::span<float> data) {
 PendingReduce ProcessGroup::start_gradient_reduce(std::span<double> data) {
 #if MTFN_WITH_MPI
   if (uses_mpi_ && !data.empty()) {
-    add(sent_, ring_allreduce_bytes(static_cast<double>(data.size_bytes()), size_));
-    add(received_, ring_allreduce_bytes(static_cast<double>(data.size_bytes()), size_));
+    count_allreduce(static_cast<double>(data.size_bytes()));
+    return start_reduce(impl_->grads, data.data(), std::ssize(data), MPI_DOUBLE);
   }
-  if (uses_mpi_ && !data.empty()) return start_reduce(impl_->grads, data.data(), std::ssize(data), MPI_DOUBLE);
 #endif
   return {};
 }

@@ -118,6 +118,7 @@ class ProcessGroup {
   void watched_wait(Done done, std::string_view what, bool bounded = true);
 
   ProcessGroup(const ProcessGroup& parent, int size);  // split()
+  void count_allreduce(double bytes);                   // Traffic of one all-reduce of `bytes`
 
   int rank_ = 0, size_ = 1;
   bool uses_mpi_ = false;

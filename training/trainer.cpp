@@ -252,6 +252,14 @@ json data_fingerprint(const data::SimsDataset& ds) {
 
 }  // namespace
 
+void check_ranks_per_seed(int ranks_per_seed, int processes) {
+  if (ranks_per_seed < 0)
+    throw InputError(fmt::format("--ranks-per-seed: expected 1 or more (0: all processes), got {}", ranks_per_seed));
+  if (ranks_per_seed > 0 && processes % ranks_per_seed != 0)
+    throw InputError(fmt::format("--ranks-per-seed {}: the job has {} process{}, not a multiple of {}", ranks_per_seed,
+                                 processes, processes == 1 ? "" : "es", ranks_per_seed));
+}
+
 void append_to_log(const fs::path& out, const std::string& text) {
   std::ofstream(out / "train.log", std::ios::app) << timestamped_lines(text, std::time(nullptr));
 }
@@ -499,8 +507,9 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   const fs::path final_model = c.opt.out / "models" / fmt::format("{}-{}.safetensors", model.name(), seed);
   dp.barrier("the best model's file");  // rank 0 has written it
   {
-    const nn::SafetensorsIndex idx = nn::read_safetensors_index(fs::exists(best) ? best.string() : final_model.string());
-    const std::string prefix = fs::exists(best) ? "model." : "";
+    const bool from_checkpoint = fs::exists(best);
+    const nn::SafetensorsIndex idx = nn::read_safetensors_index(from_checkpoint ? best.string() : final_model.string());
+    const std::string prefix = from_checkpoint ? "model." : "";
     nn::load_module(idx, model.module(), prefix, true, dp.file_shards(entry_names(idx), prefix));
   }
   const SplitEval test = evaluate_split(model, c.ds.test, c.kind, batch_size);
@@ -591,10 +600,7 @@ void train_seeds_in_groups(const SeedContext& c) {
 RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spec, const json& config,
                        const TrainOptions& opt) {
   spec.check(config, "config");
-  if (opt.ranks_per_seed < 0) throw InputError(fmt::format("--ranks-per-seed: expected 1 or more, got {}", opt.ranks_per_seed));
-  if (opt.group && opt.ranks_per_seed > 0 && opt.group->size() % opt.ranks_per_seed != 0)
-    throw InputError(fmt::format("--ranks-per-seed {}: {} processes do not split into groups of {}", opt.ranks_per_seed,
-                                 opt.group->size(), opt.ranks_per_seed));
+  check_ranks_per_seed(opt.ranks_per_seed, opt.group ? opt.group->size() : 1);
   const models::TrainSettings settings = models::train_settings(config);
   check_run_folder(opt);
   fs::create_directories(opt.out);

@@ -52,6 +52,10 @@ struct TrainOptions {
   int jobs = 1;
 };
 
+// Refuses (InputError naming --ranks-per-seed) a group size that is negative or does not divide the job's
+// `processes`.
+void check_ranks_per_seed(int ranks_per_seed, int processes);
+
 // DIR/.lock held with flock(2) for the life of the object: one run per folder at a time. The kernel
 // releases it when the process ends, however it ends, so a killed run never blocks the next one.
 class RunFolderLock {
