@@ -234,14 +234,11 @@ void add_train_command(CLI::App& app) {
     if (group->size() > 1 && group->is_root() && per_seed < group->size())
       say(std::cout, fmt::format("mtfn train: {} processes in {} groups of {}, each group training its own seeds",
                                  group->size(), group->size() / per_seed, per_seed));
+    const bool sharded_head = dist_mode == DistMode::sharded && spec.fusion_head;
     if (per_seed > 1 && group->is_root())
       say(std::cout, fmt::format("mtfn train: {} over {} processes, each taking 1/{} of every batch{}",
-                                 dist_mode == DistMode::sharded && spec.fusion_head ? "tensor-parallel fusion head"
-                                                                                              : "data-parallel",
-                                 per_seed, per_seed,
-                                 dist_mode == DistMode::sharded && spec.fusion_head ? " and 1/" + std::to_string(per_seed) +
-                                                                      " of the fusion head's weight"
-                                                                : ""));
+                                 sharded_head ? "tensor-parallel fusion head" : "data-parallel", per_seed, per_seed,
+                                 sharded_head ? fmt::format(" and 1/{} of the fusion head's weight", per_seed) : ""));
     if (!from_config.empty() && group->is_root())
       say(std::cout, fmt::format("mtfn train: no --data: {} names {} (dataset_root_dir / featurePath)", opt->config,
                                  from_config));
