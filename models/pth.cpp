@@ -22,6 +22,18 @@ std::string pth_model_name(const data::PthReader& reader, const std::string& pre
   return "mtfn";
 }
 
+int64_t pth_size(const data::PthReader& reader, const std::string& prefix, const std::string& name, size_t rank,
+                 size_t dim, const std::string& model) {
+  const data::PthEntry* e = reader.find(prefix + name);
+  if (!e)
+    throw data::PthError(fmt::format("{}: no tensor '{}{}': not {} {} checkpoint (MMSA's names expected)",
+                                     reader.source_name(), prefix, name, model == "MTFN" ? "an" : "a", model));
+  if (e->shape.size() != rank)
+    throw data::PthError(fmt::format("{}: '{}{}' has shape {}, expected {} dimensions", reader.source_name(), prefix,
+                                     name, shape_str(e->shape), rank));
+  return e->shape[dim];
+}
+
 void read_pth_state(const data::PthReader& reader, const std::string& prefix, nn::Module& module) {
   const nn::StateDict state = module.state_dict();
   std::string problems;

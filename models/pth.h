@@ -21,6 +21,12 @@ std::string pth_prefix(const data::PthReader& reader);
 // post_text_layer_1), else "mtfn" (whose reader then names what is missing).
 std::string pth_model_name(const data::PthReader& reader, const std::string& prefix);
 
+// The size `dim` of tensor prefix + name, which must have `rank` dimensions; a data::PthError naming the
+// file and the tensor otherwise ("not a<n> `model` checkpoint" when it is absent). For the models'
+// inference of their configuration from a checkpoint (models/<name>/pth_checkpoint.cpp).
+int64_t pth_size(const data::PthReader& reader, const std::string& prefix, const std::string& name, size_t rank,
+                 size_t dim, const std::string& model);
+
 // Reads every parameter and buffer of `module` from prefix + its name, in place. Strict: every
 // missing, unexpected (under the prefix) or wrongly shaped name is listed in one data::PthError.
 void read_pth_state(const data::PthReader& reader, const std::string& prefix, nn::Module& module);

@@ -3,19 +3,13 @@
 
 #include <fmt/format.h>
 
+#include "models/pth.h"
+
 namespace mtfn::models {
 
 MtfnConfig infer_mtfn_config(const data::PthReader& reader, const std::string& prefix) {
-  // The size `dim` of tensor `name`, which must have `rank` dimensions.
   auto size = [&](const std::string& name, size_t rank, size_t dim) {
-    const data::PthEntry* e = reader.find(prefix + name);
-    if (!e)
-      throw data::PthError(fmt::format("{}: no tensor '{}{}': not an MTFN checkpoint (MMSA's names expected)",
-                                       reader.source_name(), prefix, name));
-    if (e->shape.size() != rank)
-      throw data::PthError(fmt::format("{}: '{}{}' has shape {}, expected {} dimensions", reader.source_name(), prefix,
-                                       name, shape_str(e->shape), rank));
-    return e->shape[dim];
+    return pth_size(reader, prefix, name, rank, dim, "MTFN");
   };
   MtfnConfig cfg;
   cfg.feature_dims = {size("text_subnet.rnn.weight_ih_l0", 2, 1), size("audio_subnet.norm.weight", 1, 0),
