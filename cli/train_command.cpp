@@ -98,7 +98,7 @@ void add_train_command(CLI::App& app) {
     std::optional<std::string> seeds;            // not given: MMSA's five (one without --data)
     std::optional<int64_t> max_epochs, batch_size;  // not given: see kNoDataMaxEpochs; the config's
     int threads = 0, blas_threads = 0, jobs = 1, ranks_per_seed = 0;
-    std::string dist_mode = "sharded";
+    std::string dist_mode = "sharded", dtype = "float32";
     bool resume = false, overwrite = false, keep_checkpoints = false, no_progress = false;
     std::optional<double> synth_scale;           // not given: kNoDataScale
   };
@@ -127,6 +127,10 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--blas-threads", opt->blas_threads,
                   "OpenBLAS's threads (0: all cores); the last bits of its GEMMs depend on it (mtfn tune uses 1)");
+  cmd->add_option("--dtype", opt->dtype,
+                  "float32, or float64 to check that two ways of training are the same computation (2x slower, 2x "
+                  "the memory)")
+      ->capture_default_str();
   cmd->add_option("--out", opt->out, "output folder: train.log, checkpoints, models, results")->capture_default_str();
   CLI::Option* resume = cmd->add_flag("--resume", opt->resume, "continue the run in --out from its last finished epoch");
   cmd->add_flag("--overwrite", opt->overwrite,
@@ -148,6 +152,8 @@ void add_train_command(CLI::App& app) {
     if (opt->blas_threads < 0) throw ConfigError("--blas-threads: expected 0 or more");
     if (opt->jobs < 1) throw ConfigError(fmt::format("--jobs: expected 1 or more, got {}", opt->jobs));
     const DistMode dist_mode = parse_dist_mode(opt->dist_mode);
+    if (opt->dtype != "float32" && opt->dtype != "float64")
+      throw ConfigError(fmt::format("--dtype: '{}' is not float32 or float64", opt->dtype));
     if (opt->synth_scale && !opt->data.empty())
       throw ConfigError("--synth-scale: only without --data (it sizes the synthetic set)");
     const double synth_scale = opt->synth_scale.value_or(kNoDataScale);
@@ -211,6 +217,7 @@ void add_train_command(CLI::App& app) {
     if (group->is_root()) {
       for (const std::string& w : run.warnings) say(std::cerr, "mtfn train: warning: " + w);
       if (!run.inferred.empty()) say(std::cout, "mtfn train: " + run.inferred);
+      if (opt->dtype == "float64") say(std::cout, "mtfn train: float64 parameters and computations (--dtype)");
     }
     const TrainSettings settings = train_settings(cfg);
     t.dataset = run.dataset;
@@ -223,6 +230,7 @@ void add_train_command(CLI::App& app) {
     if (group->size() > 1 && opt->jobs > 1)
       throw ConfigError("--jobs: under mpirun / srun the ranks train each seed together; give --jobs 1");
     t.keep_checkpoints = opt->keep_checkpoints;
+    t.dtype = opt->dtype == "float64" ? DType::F64 : DType::F32;
     t.progress = !opt->no_progress && isatty(STDOUT_FILENO);
     t.console = group->is_root() ? &std::cout : nullptr;
     t.group = group.get();

@@ -341,43 +341,72 @@ Layout layout_of(const std::vector<int64_t>& counts, int size, std::string_view 
 }
 }  // namespace
 
-void ProcessGroup::allgather(std::span<const float> mine, std::span<float> out, const std::vector<int64_t>& counts,
-                             std::string_view what) {
+#if MTFN_WITH_MPI
+namespace {
+template <class S> MPI_Datatype mpi_type();
+template <> MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
+template <> MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+}  // namespace
+#endif
+
+template <class S>
+void ProcessGroup::allgather_of(std::span<const S> mine, std::span<S> out, const std::vector<int64_t>& counts,
+                                std::string_view what) {
   const Layout l = layout_of(counts, size_, what);
   if (static_cast<int64_t>(mine.size()) != counts[static_cast<size_t>(rank_)] || static_cast<int64_t>(out.size()) != l.total)
-    throw Error(fmt::format("{}: {} and {} floats do not fit the counts", what, mine.size(), out.size()));
+    throw Error(fmt::format("{}: {} and {} values do not fit the counts", what, mine.size(), out.size()));
   if (!uses_mpi_) {
     std::copy(mine.begin(), mine.end(), out.begin());
     return;
   }
 #if MTFN_WITH_MPI
   const int next = (rank_ + 1) % size_;
-  sent_.fetch_add(4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(next)]));
-  received_.fetch_add(4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
+  constexpr double bytes = sizeof(S);
+  sent_.fetch_add(bytes * static_cast<double>(l.total - counts[static_cast<size_t>(next)]));
+  received_.fetch_add(bytes * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
   MPI_Request req;
-  MPI_Iallgatherv(mine.data(), static_cast<int>(mine.size()), MPI_FLOAT, out.data(), l.counts.data(),
-                  l.offsets.data(), MPI_FLOAT, impl_->main, &req);
+  MPI_Iallgatherv(mine.data(), static_cast<int>(mine.size()), mpi_type<S>(), out.data(), l.counts.data(),
+                  l.offsets.data(), mpi_type<S>(), impl_->main, &req);
   watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
 #endif
 }
 
-void ProcessGroup::reduce_scatter_sum(std::span<const float> all, std::span<float> out,
-                                      const std::vector<int64_t>& counts, std::string_view what) {
+template <class S>
+void ProcessGroup::reduce_scatter_sum_of(std::span<const S> all, std::span<S> out, const std::vector<int64_t>& counts,
+                                         std::string_view what) {
   const Layout l = layout_of(counts, size_, what);
   if (static_cast<int64_t>(all.size()) != l.total || static_cast<int64_t>(out.size()) != counts[static_cast<size_t>(rank_)])
-    throw Error(fmt::format("{}: {} and {} floats do not fit the counts", what, all.size(), out.size()));
+    throw Error(fmt::format("{}: {} and {} values do not fit the counts", what, all.size(), out.size()));
   if (!uses_mpi_) {
     std::copy(all.begin(), all.end(), out.begin());
     return;
   }
 #if MTFN_WITH_MPI
   const int prev = (rank_ + size_ - 1) % size_;
-  sent_.fetch_add(4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
-  received_.fetch_add(4.0 * static_cast<double>(l.total - counts[static_cast<size_t>(prev)]));
+  constexpr double bytes = sizeof(S);
+  sent_.fetch_add(bytes * static_cast<double>(l.total - counts[static_cast<size_t>(rank_)]));
+  received_.fetch_add(bytes * static_cast<double>(l.total - counts[static_cast<size_t>(prev)]));
   MPI_Request req;
-  MPI_Ireduce_scatter(all.data(), out.data(), l.counts.data(), MPI_FLOAT, MPI_SUM, impl_->main, &req);
+  MPI_Ireduce_scatter(all.data(), out.data(), l.counts.data(), mpi_type<S>(), MPI_SUM, impl_->main, &req);
   watched_wait([&] { int f = 0; MPI_Test(&req, &f, MPI_STATUS_IGNORE); return f != 0; }, what);
 #endif
+}
+
+void ProcessGroup::allgather(std::span<const float> mine, std::span<float> out, const std::vector<int64_t>& counts,
+                             std::string_view what) {
+  allgather_of(mine, out, counts, what);
+}
+void ProcessGroup::allgather(std::span<const double> mine, std::span<double> out, const std::vector<int64_t>& counts,
+                             std::string_view what) {
+  allgather_of(mine, out, counts, what);
+}
+void ProcessGroup::reduce_scatter_sum(std::span<const float> all, std::span<float> out,
+                                      const std::vector<int64_t>& counts, std::string_view what) {
+  reduce_scatter_sum_of(all, out, counts, what);
+}
+void ProcessGroup::reduce_scatter_sum(std::span<const double> all, std::span<double> out,
+                                      const std::vector<int64_t>& counts, std::string_view what) {
+  reduce_scatter_sum_of(all, out, counts, what);
 }
 
 #if MTFN_WITH_MPI

@@ -84,11 +84,15 @@ class ProcessGroup {
   // --ranks-per-seed waiting for each other's seeds): a rank that dies still ends the job (the launcher
   // notices), one that hangs without dying is not detected here.
   void barrier_unbounded(std::string_view what);
-  // Rank r's `mine` (counts[r] floats) into out[offset_r, offset_r + counts[r]), offsets in rank order.
+  // Rank r's `mine` (counts[r] values) into out[offset_r, offset_r + counts[r]), offsets in rank order.
   void allgather(std::span<const float> mine, std::span<float> out, const std::vector<int64_t>& counts,
                  std::string_view what);
-  // out (counts[rank] floats) = the sum over ranks of their `all`'s part [offset_rank, offset_rank + counts[rank]).
+  void allgather(std::span<const double> mine, std::span<double> out, const std::vector<int64_t>& counts,
+                 std::string_view what);
+  // out (counts[rank] values) = the sum over ranks of their `all`'s part [offset_rank, offset_rank + counts[rank]).
   void reduce_scatter_sum(std::span<const float> all, std::span<float> out, const std::vector<int64_t>& counts,
+                          std::string_view what);
+  void reduce_scatter_sum(std::span<const double> all, std::span<double> out, const std::vector<int64_t>& counts,
                           std::string_view what);
 
   // Groups of `size` consecutive ranks (the last may be smaller if size does not divide N): the group
@@ -117,6 +121,11 @@ class ProcessGroup {
   template <class Done>
   void watched_wait(Done done, std::string_view what, bool bounded = true);
 
+  template <class S>  // float or double: the two overloads of allgather and reduce_scatter_sum
+  void allgather_of(std::span<const S> mine, std::span<S> out, const std::vector<int64_t>& counts, std::string_view what);
+  template <class S>
+  void reduce_scatter_sum_of(std::span<const S> all, std::span<S> out, const std::vector<int64_t>& counts,
+                             std::string_view what);
   ProcessGroup(const ProcessGroup& parent, int size);  // split()
   void count_allreduce(double bytes);                   // Traffic of one all-reduce of `bytes`
 

@@ -32,13 +32,13 @@ nn::ColumnShard fusion_columns(const std::array<int64_t, 3>& widths, int rank, i
 //             dL/d[a v t] of my rows = my rows of sum_r (g W_r dropout-mask ...)_r   (reduce-scatter of (B,D))
 //             dL/db     = column sums of dL/dy_r            (this rank's share; the buckets add the shares)
 // The dropout mask is keyed by the batch's global row and z's column, as on one process, so the result
-// equals one process's up to float32 summation order.
+// equals one process's up to summation order.
 // Eval mode: every rank holds all B rows; y = sum_r P_r (all-gathered, summed in rank order: the same bits
 // on every rank) + b; no graph.
 class ShardedFusion {
  public:
   // Keeps this rank's columns of layer.linear->weight in place (every handle to it, e.g. an optimizer's,
-  // sees the (P, w) shard), drops its gradient, and installs layer.sharded. float32 only.
+  // sees the (P, w) shard), drops its gradient, and installs layer.sharded. float32 or float64.
   ShardedFusion(ProcessGroup& group, nn::FusionLayer& layer);
   ~ShardedFusion();  // uninstalls the hook; the weight stays the shard
   ShardedFusion(const ShardedFusion&) = delete;
@@ -49,7 +49,9 @@ class ShardedFusion {
 
  private:
   Tensor forward(const Tensor& a, const Tensor& v, const Tensor& t);
+  template <class S>  // float or double, the weight's
   Tensor forward_rows(const Tensor& a, const Tensor& v, const Tensor& t);  // training mode
+  template <class S>
   Tensor forward_all(const Tensor& a, const Tensor& v, const Tensor& t);   // eval mode
 
   ProcessGroup& group_;

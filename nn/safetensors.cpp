@@ -459,12 +459,23 @@ void write_safetensors(const std::string& path, const TensorDict& tensors, const
     }
   }
   if (!all_ok(error.empty())) throw Error(error.empty() ? fmt::format("{}: another process could not write its part", path) : error);
-  // The other processes: their columns, into the file the first one made.
+  // The other processes: their columns, into the file the first one made, at the places its header
+  // gives. The header is the first process's: its metadata (and so its length) may differ from this
+  // process's, so this process's own data_start is not used.
   if (!group.first) {
     try {
       TempFile join(path, /*joining=*/true);
-      for (const Placed& p : placed)
-        if (p.shard) write_columns(join, data_start, p);
+      const SafetensorsIndex written = read_safetensors_index(path + ".tmp");
+      for (Placed p : placed) {
+        if (!p.shard) continue;
+        const SafetensorsEntry* e = written.find(p.e->name);
+        if (!e || e->shape != Shape{p.e->tensor.size(0), p.shard->full} ||
+            e->end - e->begin != static_cast<uint64_t>(p.e->tensor.size(0) * p.shard->full) * dtype_size(p.e->tensor.dtype()))
+          throw Error(fmt::format("{}: the first process wrote no ({}, {}) entry '{}' for this process's columns",
+                                  path, p.e->tensor.size(0), p.shard->full, p.e->name));
+        p.begin = e->begin;
+        write_columns(join, written.data_start, p);
+      }
       join.finish();
     } catch (const Error& e) {
       error = e.what();

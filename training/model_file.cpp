@@ -13,7 +13,8 @@ using json = nlohmann::ordered_json;
 
 void save_model_file(const std::filesystem::path& path, const models::Model& model, const std::string& extra_json,
                      const nn::ColumnShards& shards, const nn::WriteGroup& group) {
-  const json meta = {{"format", "mtfn-model/1"}, {"model", model.name()}, {"config", model.config_json()}};
+  json meta = {{"format", "mtfn-model/1"}, {"model", model.name()}, {"config", model.config_json()}};
+  if (model.dtype() != DType::F32) meta["dtype"] = dtype_name(model.dtype());  // absent: float32
   nn::write_safetensors(path.string(), model.module().state_dict(), {{"mtfn", meta.dump()}, {"extra", extra_json}},
                         shards, group);
 }
@@ -47,7 +48,11 @@ std::unique_ptr<models::Model> load_model_file(const std::filesystem::path& path
   const models::ModelSpec& spec = models::find_model(name);
   spec.check(meta.at("config"), path.string());
   if (prefix.empty() && !idx.entries.empty() && idx.entries.front().name.starts_with("Model.")) prefix = "Model.";
-  std::unique_ptr<models::Model> model = spec.build(meta.at("config"), 0, DType::F32);
+  // A float64 run's model files and checkpoints say so ("dtype") and are read back in float64.
+  const std::string dtype = meta.contains("dtype") && meta["dtype"].is_string() ? meta["dtype"].get<std::string>() : "float32";
+  if (dtype != "float32" && dtype != "float64")
+    throw InputError(fmt::format("{}: metadata dtype '{}' (expected float32 or float64)", path.string(), dtype));
+  std::unique_ptr<models::Model> model = spec.build(meta.at("config"), 0, dtype == "float64" ? DType::F64 : DType::F32);
   nn::load_module(idx, model->module(), prefix, /*allow_extra=*/!prefix.empty());
   return model;
 }

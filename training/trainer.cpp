@@ -178,11 +178,12 @@ void save_checkpoint(const fs::path& path, const models::Model& model, const opt
   nn::TensorDict all;
   all.insert_all(model.module().state_dict(), "model.");
   all.insert_all(opt.state_dict(), "optim.");
-  const json meta = {{"format", "mtfn-checkpoint/1"},
-                     {"seed", seed},
-                     {"model", model.name()},
-                     {"config", model.config_json()},
-                     {"state", s.to_json()}};
+  json meta = {{"format", "mtfn-checkpoint/1"},
+               {"seed", seed},
+               {"model", model.name()},
+               {"config", model.config_json()},
+               {"state", s.to_json()}};
+  if (model.dtype() != DType::F32) meta["dtype"] = dtype_name(model.dtype());  // absent: float32 (model_file.h)
   std::vector<std::string> names;
   for (const nn::NamedTensor& e : all) names.push_back(e.name);
   nn::write_safetensors(path.string(), all, {{"trainer", meta.dump()}}, dp.file_shards(names, "model.", &opt, "optim."),
@@ -364,7 +365,7 @@ SpaceNeeded space_needed(const models::Model& model, size_t seeds, bool keep_che
 // What the run's files take (lines for the log), after refusing (InputError) to start when --out's
 // file system has less free space than that. Builds the model once to count its parameters.
 std::string check_space(const TrainOptions& opt, const models::ModelSpec& spec, const json& config) {
-  const SpaceNeeded n = space_needed(*spec.build(config, opt.seeds.at(0), DType::F32), opt.seeds.size(),
+  const SpaceNeeded n = space_needed(*spec.build(config, opt.seeds.at(0), opt.dtype), opt.seeds.size(),
                                      opt.keep_checkpoints);
   std::error_code ec;
   const fs::space_info sp = fs::space(opt.out, ec);
@@ -423,7 +424,7 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
   const fs::path dir = c.opt.out / "checkpoints" / fmt::format("seed-{}", seed);
   const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors";
   if (!c.opt.group || c.opt.group->is_root()) fs::create_directories(dir);
-  const std::unique_ptr<models::Model> built = c.spec.build(c.config, seed, DType::F32);
+  const std::unique_ptr<models::Model> built = c.spec.build(c.config, seed, c.opt.dtype);
   models::Model& model = *built;
   // With several processes: rank 0's model, synced BatchNorm, buckets; a sharded fusion head keeps this
   // rank's columns from here on, so the optimizer and the checkpoint see the shard.
@@ -458,7 +459,7 @@ SeedResult train_one_seed(const SeedContext& c, uint64_t seed, size_t seed_index
       int64_t first_row = 0;  // this process's share of the batch (all of it on one process)
       const std::vector<int64_t> rows = dp.shard(batches[i], &first_row);
       const auto global_rows = static_cast<int64_t>(batches[i].size()), local_rows = static_cast<int64_t>(rows.size());
-      const data::Batch b = data::make_batch(c.ds.train, rows, DType::F32);
+      const data::Batch b = data::make_batch(c.ds.train, rows, model.dtype());
       model.set_dropout_step(s.step, first_row);
       optimizer->zero_grad();
       const models::Forward f = model.forward(b);
@@ -608,6 +609,7 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
   json identity = {{"config", config}, {"data", data_fingerprint(ds)}, {"seeds", opt.seeds}, {"max_epochs", opt.max_epochs}};
   if (spec.name != "mtfn") identity["model"] = spec.name;  // runs made before models and datasets were named:
   if (opt.dataset != "sims") identity["dataset"] = opt.dataset;  // MTFN on sims
+  if (opt.dtype != DType::F32) identity["dtype"] = dtype_name(opt.dtype);  // and float32
   const fs::path run_file = opt.out / "run.json";
   const bool root = !opt.group || opt.group->is_root();  // only rank 0 writes files
   const bool found_run = opt.resume && fs::exists(run_file);
@@ -636,7 +638,7 @@ RunResults train_seeds(const data::SimsDataset& ds, const models::ModelSpec& spe
       throw InputError(fmt::format("{}: unreadable; cannot resume", run_file.string()));
     }
     // The identity only: the manifest (host, times, command) may differ for the same run.
-    for (const char* k : {"model", "dataset", "config", "data", "seeds", "max_epochs"})
+    for (const char* k : {"model", "dataset", "dtype", "config", "data", "seeds", "max_epochs"})
       if (before.value(k, json()) != identity.value(k, json()))
         throw InputError(fmt::format("--resume: {} was trained with another {} (see {}); use another --out",
                                           opt.out.string(), k, run_file.string()));

@@ -50,6 +50,11 @@ struct TrainOptions {
   // threads are split between them and OpenBLAS runs on one thread in each, so the results equal a
   // one-process run with OpenBLAS on one thread (`train --blas-threads 1`).
   int jobs = 1;
+  // The dtype of the parameters, the batches and every computation. float64 is for checking that two
+  // ways of training are the same computation (tests/distributed: sharded vs one process in float64
+  // agree to ~1e-15, where float32's rounding would hide a small error); a float64 run is a run of its
+  // own (--resume refuses the other dtype) and its model files hold float64 tensors.
+  DType dtype = DType::F32;
 };
 
 // Refuses (InputError naming --ranks-per-seed) a group size that is negative or does not divide the job's

@@ -2,7 +2,8 @@
 // train loss within TOL (relative), the same valid losses (MMSA rounds them to 4 places) and best
 // epochs, the model's final parameters (all of them as one vector) within TOL in norm, |a - b| / |b|,
 // and every tensor of the last checkpoint (parameters, BatchNorm statistics, Adam's moments) within
-// TOL_TENSORS (default TOL) in norm; with TOL 0, the same test metrics too. Exit 0 if so; prints the
+// TOL_TENSORS (default TOL; inf: no bound per tensor, for float32 runs, see mtfn_data_parallel.sh) in
+// norm; with TOL 0, the same test metrics too. Exit 0 if so; prints the
 // largest errors.
 //
 // Why in norm and not element by element: two runs that add the same numbers in another order
