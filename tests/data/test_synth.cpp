@@ -152,6 +152,7 @@ BOOST_AUTO_TEST_CASE(labels_on_the_grid_and_learnable) {
     for (Task t : kAllTasks)
       for (float y : s->label(t)) {
         BOOST_TEST_REQUIRE(std::abs(y) <= 1.0f);
+        // k / 5 rounded to float32, times 5: within 2 u |k| <= 6e-7 of the integer k (|k| <= 5).
         BOOST_TEST_REQUIRE(std::abs(y * 5 - std::round(y * 5)) < 1e-5, y);
       }
   // each unimodal label is predictable from its own modality, on held-out samples

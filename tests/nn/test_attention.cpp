@@ -122,12 +122,19 @@ BOOST_AUTO_TEST_CASE(matches_plain_loops_and_weights_are_rows_of_a_softmax) {
     Tensor ref = Tensor::empty({N, L, Dh}, dt);
     MTFN_DISPATCH(dt, attention_reference<scalar_t>(N, L, Dh, 0.5, q.data<scalar_t>(), k.data<scalar_t>(),
                                                      v.data<scalar_t>(), ref.data<scalar_t>()));
-    CHECK_TENSOR_CLOSE(o, ref, dt == DType::F64 ? 1e-14 : 1e-6);
+    // The same computation in another order. A score 0.5 q.k sums Dh = 4 products with sum|terms| <= 8,
+    // so it is off by <= 5 u 8 = 40 u (absolute); exp passes that on as a relative error (+ u), the
+    // softmax's sum over L = 7 adds 8 u, the output's sum over L terms of |v| <= 1 another 8 u: each
+    // weight within 50 u (relative) and each output within 60 u (absolute, outputs of at most 1).
+    const double u = dt == DType::F64 ? 0x1p-53 : 0x1p-24;
+    double worst = 0;
+    for (int64_t i = 0; i < o.numel(); ++i) worst = std::max(worst, std::abs(o.at(i) - ref.at(i)));
+    BOOST_TEST(worst <= 60 * u);
     BOOST_TEST(w.shape() == (Shape{N, L, L}));
     for (int64_t r = 0; r < N * L; ++r) {
       double s = 0;
       for (int64_t j = 0; j < L; ++j) s += w.at(r * L + j);
-      BOOST_TEST(s == 1.0, boost::test_tools::tolerance(dt == DType::F64 ? 1e-14 : 1e-6));
+      BOOST_TEST(std::abs(s - 1.0) <= 60 * u);  // L weights, each within 50 u of its share, summed exactly
     }
   }
 }

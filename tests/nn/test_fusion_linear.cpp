@@ -40,15 +40,40 @@ Tensor fused(const std::vector<Tensor>& in, double p, const DropoutKey& key) {
   return fusion_dropout_linear(in[0], in[1], in[2], p, key, in[3], in[4]);
 }
 
-// y and every leaf's gradient of L = sum(y * r) for a fixed r.
-std::vector<Tensor> value_and_grads(const Case& c, const std::function<Tensor(const std::vector<Tensor>&)>& f) {
+// y and every leaf's gradient of L = sum(y * r) for a fixed r (|r| with absolute_r).
+std::vector<Tensor> value_and_grads(const Case& c, const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                                    bool absolute_r = false) {
   for (const Tensor& x : c.leaves()) x.grad_slot().drop();
   Tensor y = f(c.leaves());
   Tensor r = random_tensor(y.shape(), 99, -1, 1, y.dtype());
+  if (absolute_r) r = abs(r);
   sum(mul(y, r)).backward();
   std::vector<Tensor> out{y.detach().clone()};
   for (const Tensor& x : c.leaves()) out.push_back(x.grad().clone());
   return out;
+}
+
+// The case in float64 with every input replaced by its absolute value. Every y and every gradient here
+// is a sum of products of the inputs (times dropout's mask and scale, the same for both), so the same
+// computation on the absolute values gives each result's sum|terms|, and two orders of the same sums
+// agree within the first-order rounding bound 2 n u sum|terms| (each side within n u sum|terms|,
+// n the number of roundings along the longest chain: a bound that holds in any order, on any CPU).
+Case absolute_case(const Case& c) {
+  Case a = c;
+  for (Tensor* x : {&a.a, &a.v, &a.t, &a.w, &a.b}) *x = abs(x->detach().to(DType::F64)).set_requires_grad(true);
+  return a;
+}
+double unit_roundoff(DType dt) { return dt == DType::F64 ? 0x1p-53 : 0x1p-24; }
+
+// |got - want| <= bound * terms, element by element.
+void check_within(const Tensor& got, const Tensor& want, const Tensor& terms, double bound) {
+  BOOST_REQUIRE(got.shape() == want.shape());
+  double worst = 0;  // the error as a share of its bound
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double e = std::abs(got.at(i) - want.at(i)), b = bound * terms.at(i);
+    worst = std::max(worst, b > 0 ? e / b : (e > 0 ? INFINITY : 0.0));
+  }
+  BOOST_TEST(worst <= 1.0);
 }
 
 }  // namespace
@@ -72,7 +97,14 @@ BOOST_AUTO_TEST_CASE(forward_matches_the_plain_loop) {
     MTFN_DISPATCH(dt, fusion_dropout_linear_reference<scalar_t>(
                           c.B, c.A, c.V, c.T, c.N, c.a.data<scalar_t>(), c.v.data<scalar_t>(), c.t.data<scalar_t>(),
                           0.4, key, c.w.data<scalar_t>(), c.b.data<scalar_t>(), ref.data<scalar_t>()));
-    CHECK_TENSOR_CLOSE(y, ref, dt == DType::F64 ? 1e-13 : 1e-5);
+    // y = sum over the F columns of zd * w, + b; zd a product of 3 and the dropout scale: n = F + 4.
+    // The loop sums in double, so the whole bound is the op's.
+    const Case abs_c = absolute_case(c);
+    Tensor terms = Tensor::empty(y.shape(), DType::F64);
+    fusion_dropout_linear_reference<double>(c.B, c.A, c.V, c.T, c.N, abs_c.a.data<double>(), abs_c.v.data<double>(),
+                                            abs_c.t.data<double>(), 0.4, key, abs_c.w.data<double>(),
+                                            abs_c.b.data<double>(), terms.data<double>());
+    check_within(y, ref, terms, double(c.w.size(1) + 4) * unit_roundoff(dt));
   }
 }
 
@@ -86,11 +118,15 @@ BOOST_AUTO_TEST_CASE(equals_the_unfused_composition) {
       for (int64_t e : {1, 7, 30}) MTFN_DISPATCH(dt, c.v.data<scalar_t>()[e] = 0);
       const auto ref = value_and_grads(c, [&](const std::vector<Tensor>& in) { return unfused(in, p, key); });
       const auto got = value_and_grads(c, [&](const std::vector<Tensor>& in) { return fused(in, p, key); });
-      const double tol = dt == DType::F64 ? 1e-12 : 2e-5;
+      // The longest chain of roundings: da sums the F / (A+1) columns of a_i, each a sum over the N
+      // outputs, times products of 3 and the scale: n = F + N + 8 covers every result.
+      const auto terms = value_and_grads(absolute_case(c),
+                                         [&](const std::vector<Tensor>& in) { return unfused(in, p, key); }, true);
+      const double bound = 2 * double(c.w.size(1) + c.N + 8) * unit_roundoff(dt);
       const char* names[] = {"y", "da", "dv", "dt", "dW", "db"};
       for (size_t i = 0; i < ref.size(); ++i) {
         BOOST_TEST_INFO(names[i] << " p " << p << " " << dtype_name(dt));
-        CHECK_TENSOR_CLOSE(got[i], ref[i], tol);
+        check_within(got[i], ref[i], terms[i], bound);
       }
       // The mask bit for bit: dL/dW's column is exactly zero where (and only where) the unfused path's is.
       const Tensor& gw = got[4];
@@ -150,7 +186,12 @@ BOOST_AUTO_TEST_CASE(modules_step_the_dropout_and_skip_it_in_eval) {
   drop.eval();
   Tensor e = fusion_dropout_linear(c.a, c.v, c.t, drop, layer);
   BOOST_TEST(drop.key.step == 10u);
-  CHECK_TENSOR_CLOSE(e, linear(tensor_fusion(c.a, c.v, c.t), layer.weight, layer.bias), 2e-5);
+  // Eval: the unfused composition, summed in another order (bound as in equals_the_unfused_composition).
+  const Case abs_c = absolute_case(c);
+  const Tensor terms = linear(tensor_fusion(abs_c.a, abs_c.v, abs_c.t), abs(layer.weight.detach().to(DType::F64)),
+                              abs(layer.bias.detach().to(DType::F64)));
+  check_within(e, linear(tensor_fusion(c.a, c.v, c.t), layer.weight, layer.bias), terms,
+               2 * double(c.w.size(1) + 4) * unit_roundoff(DType::F32));
 }
 
 BOOST_AUTO_TEST_CASE(bad_shapes_name_the_op) {
