@@ -42,20 +42,6 @@ std::string inspect_report(const std::string& path);
 void check_output_file(const std::string& out, const std::vector<std::pair<std::string, std::string>>& inputs,
                        bool overwrite);
 
-// Runs `read`, which reads files or values the user named: whatever it throws (a malformed file
-// may surface as any exception) is bad input, rethrown as an InputError with the same message.
-// Running out of memory stays a failure during work.
-template <class Read>
-auto read_input(Read&& read) -> decltype(read()) {
-  try {
-    return read();
-  } catch (const InputError&) {
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw InputError(e.what());
-  }
-}
+// read_input (bad input from a reader of the user's files): core/errors.h.
 
 }  // namespace mtfn::cli

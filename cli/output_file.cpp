@@ -1,5 +1,5 @@
 // The file a subcommand writes (predict --out, convert --out): never one of its inputs, and never a
-// file that exists unless the user said --overwrite. Not the run folder of `train` (training/trainer.h).
+// file that exists unless the user said --overwrite. Not the run folder of `train` (training/run_folder.h).
 #include <filesystem>
 
 #include <fmt/format.h>

@@ -1,5 +1,5 @@
-// `mtfn train`: options, the data (a file, or a synthetic set when none is given), the run, and the
-// printed summary. The work is in training/trainer.cpp.
+// `mtfn train`: the flags, checked, become a training::TrainJob (training/train_job.h, which loads the
+// data and trains); this file sets up the process (MPI group, threads, signals) and prints the summary.
 #include <cblas.h>
 #include <unistd.h>
 
@@ -27,7 +27,9 @@
 #include "models/registry.h"
 #include "training/run_config.h"
 #include "training/stop_request.h"
-#include "training/trainer.h"
+#include "training/seed_schedule.h"
+#include "training/train_job.h"
+#include "training/train_log.h"
 
 namespace mtfn::cli {
 
@@ -90,19 +92,106 @@ std::string summary_table(const RunResults& r) {
   return out;
 }
 
+struct TrainFlags {
+  std::string data, config, mode, out = "runs/latest", model = "mtfn", dataset;
+  std::optional<std::string> seeds;            // not given: MMSA's five (one without --data)
+  std::optional<int64_t> max_epochs, batch_size;  // not given: see kNoDataMaxEpochs; the config's
+  int threads = 0, blas_threads = 0, jobs = 1, ranks_per_seed = 0;
+  std::string dist_mode = "sharded", dtype = "float32";
+  bool resume = false, overwrite = false, keep_checkpoints = false, no_progress = false;
+  std::optional<double> synth_scale;           // not given: kNoDataScale
+};
+
+// Every flag checked before anything is read or created; the job the flags ask for.
+TrainJob job_of_flags(TrainFlags& f) {
+  if (f.batch_size && *f.batch_size <= 0)
+    throw ConfigError(fmt::format("--batch-size: expected a positive integer, got {}", *f.batch_size));
+  if (f.max_epochs && *f.max_epochs < 0)
+    throw ConfigError(fmt::format("--max-epochs: expected 0 (early stopping only) or more, got {}",
+                                  *f.max_epochs));
+  if (f.threads < 0) throw ConfigError("--threads: expected 0 or more");
+  if (f.blas_threads < 0) throw ConfigError("--blas-threads: expected 0 or more");
+  if (f.jobs < 1) throw ConfigError(fmt::format("--jobs: expected 1 or more, got {}", f.jobs));
+  const DistMode dist_mode = parse_dist_mode(f.dist_mode);
+  if (f.dtype != "float32" && f.dtype != "float64")
+    throw ConfigError(fmt::format("--dtype: '{}' is not float32 or float64", f.dtype));
+  if (f.synth_scale && !f.data.empty())
+    throw ConfigError("--synth-scale: only without --data (it sizes the synthetic set)");
+  const double synth_scale = f.synth_scale.value_or(kNoDataScale);
+  if (!(synth_scale > 0 && synth_scale <= 1))
+    throw ConfigError(fmt::format("--synth-scale: expected a number in (0, 1], got {}", synth_scale));
+  std::error_code ec;
+  if (!f.config.empty() && std::filesystem::is_directory(f.config, ec))
+    throw ConfigError(fmt::format("--config: {} is a folder, expected a JSON file", f.config));
+  const ModelSpec& spec = find_model(f.model);
+  if (!f.dataset.empty()) models::check_dataset_name(f.dataset);
+  if (!f.mode.empty()) parse_mode(f.mode);
+  if (!f.config.empty()) models::read_json_file(f.config);  // unreadable or not JSON: before anything else
+  std::string from_config;  // MMSA's run.py: no file given, the config's dataset_root_dir / featurePath
+  if (f.data.empty() && !f.config.empty() && !f.synth_scale) {
+    from_config = data_file_from_config(f.config, spec.name, f.dataset.empty() ? "sims" : f.dataset);
+    if (!from_config.empty() && !std::filesystem::exists(from_config, ec))
+      throw ConfigError(fmt::format("{}: featurePath names {}, which does not exist (give --data, or correct "
+                                    "dataset_root_dir / featurePath)",
+                                    f.config, from_config));
+    f.data = from_config;
+  }
+  // The job: what to train on which data, into which folder, on which processes.
+  TrainJob job;
+  job.model = spec.name;
+  job.dataset = f.dataset;
+  job.data = f.data;
+  job.synth_scale = synth_scale;
+  job.config = f.config;
+  if (!f.mode.empty()) job.mode = parse_mode(f.mode);
+  job.batch_size = f.batch_size;
+  TrainOptions& t = job.run;
+  if (f.seeds) t.seeds = parse_seeds(*f.seeds);
+  else if (f.data.empty()) t.seeds = kNoDataSeeds;
+  t.max_epochs = f.max_epochs.value_or(f.data.empty() ? kNoDataMaxEpochs : 0);
+  t.out = f.out;
+  t.resume = f.resume;
+  t.overwrite = f.overwrite;
+  t.jobs = f.jobs;
+  t.dist_mode = dist_mode;
+  t.ranks_per_seed = f.ranks_per_seed;
+  t.keep_checkpoints = f.keep_checkpoints;
+  t.dtype = f.dtype == "float64" ? DType::F64 : DType::F32;
+  t.progress = !f.no_progress && isatty(STDOUT_FILENO);
+  if (!from_config.empty())
+    job.notes.push_back(fmt::format("mtfn train: no --data: {} names {} (dataset_root_dir / featurePath)",
+                                    f.config, from_config));
+  if (f.data.empty() && !f.seeds)
+    job.notes.push_back(fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
+                                    "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early "
+                                    "stopping only)",
+                                    t.max_epochs));
+  return job;
+}
+
+// The summary table and the files (console and train.log), then the report page.
+void print_summary(const RunResults& r, const std::filesystem::path& out) {
+  const std::string summary =
+      "\n" + summary_table(r) +
+      fmt::format("results: {}, {}; models: {}\n", (out / "results.json").string(),
+                  (r.csv.empty() ? out / "normal" / (r.dataset + ".csv") : r.csv).string(), (out / "models").string());
+  std::cout << summary;
+  append_to_log(out, summary.substr(1, summary.size() - 2));  // the table and the files, without the blank line
+  // The page is a view of results.json, already written: the run has succeeded whatever happens here.
+  try {
+    const std::string line = fmt::format("report: {}", report::write_report({out}, out).string());
+    std::cout << line << "\n";
+    append_to_log(out, line);
+  } catch (const std::exception& e) {
+    std::cerr << fmt::format("mtfn train: warning: no report page: {}; once that is fixed: mtfn report {}\n", e.what(),
+                             out.string());
+  }
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  struct Options {
-    std::string data, config, mode, out = "runs/latest", model = "mtfn", dataset;
-    std::optional<std::string> seeds;            // not given: MMSA's five (one without --data)
-    std::optional<int64_t> max_epochs, batch_size;  // not given: see kNoDataMaxEpochs; the config's
-    int threads = 0, blas_threads = 0, jobs = 1, ranks_per_seed = 0;
-    std::string dist_mode = "sharded", dtype = "float32";
-    bool resume = false, overwrite = false, keep_checkpoints = false, no_progress = false;
-    std::optional<double> synth_scale;           // not given: kNoDataScale
-  };
-  auto opt = std::make_shared<Options>();
+  auto opt = std::make_shared<TrainFlags>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model as MMSA does (seeds, early stopping, results CSV)");
   cmd->add_option("--data", opt->data, "an MMSA feature file (unaligned_39.pkl); none: a synthetic CH-SIMS-shaped set");
   cmd->add_option("--model", opt->model, "mtfn or tfn (MMSA's names), or mtfn_attn (MTFN with an attention fusion, docs/attention.md)")->capture_default_str();
@@ -142,148 +231,24 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--keep-checkpoints", opt->keep_checkpoints, "keep each seed's checkpoints (last and best: model + Adam state) after it ends");
   cmd->add_flag("--no-progress", opt->no_progress, "no progress bar even on a terminal");
   cmd->callback([opt] {
-    // Every flag is checked before anything is read or created.
-    if (opt->batch_size && *opt->batch_size <= 0)
-      throw ConfigError(fmt::format("--batch-size: expected a positive integer, got {}", *opt->batch_size));
-    if (opt->max_epochs && *opt->max_epochs < 0)
-      throw ConfigError(fmt::format("--max-epochs: expected 0 (early stopping only) or more, got {}",
-                                    *opt->max_epochs));
-    if (opt->threads < 0) throw ConfigError("--threads: expected 0 or more");
-    if (opt->blas_threads < 0) throw ConfigError("--blas-threads: expected 0 or more");
-    if (opt->jobs < 1) throw ConfigError(fmt::format("--jobs: expected 1 or more, got {}", opt->jobs));
-    const DistMode dist_mode = parse_dist_mode(opt->dist_mode);
-    if (opt->dtype != "float32" && opt->dtype != "float64")
-      throw ConfigError(fmt::format("--dtype: '{}' is not float32 or float64", opt->dtype));
-    if (opt->synth_scale && !opt->data.empty())
-      throw ConfigError("--synth-scale: only without --data (it sizes the synthetic set)");
-    const double synth_scale = opt->synth_scale.value_or(kNoDataScale);
-    if (!(synth_scale > 0 && synth_scale <= 1))
-      throw ConfigError(fmt::format("--synth-scale: expected a number in (0, 1], got {}", synth_scale));
-    std::error_code ec;
-    if (!opt->config.empty() && std::filesystem::is_directory(opt->config, ec))
-      throw ConfigError(fmt::format("--config: {} is a folder, expected a JSON file", opt->config));
-    const ModelSpec& spec = find_model(opt->model);
-    if (!opt->dataset.empty()) models::check_dataset_name(opt->dataset);
-    if (!opt->mode.empty()) parse_mode(opt->mode);
-    if (!opt->config.empty()) models::read_json_file(opt->config);  // unreadable or not JSON: before anything else
-    std::string from_config;  // MMSA's run.py: no file given, the config's dataset_root_dir / featurePath
-    if (opt->data.empty() && !opt->config.empty() && !opt->synth_scale) {
-      from_config = data_file_from_config(opt->config, spec.name, opt->dataset.empty() ? "sims" : opt->dataset);
-      if (!from_config.empty() && !std::filesystem::exists(from_config, ec))
-        throw ConfigError(fmt::format("{}: featurePath names {}, which does not exist (give --data, or correct "
-                                      "dataset_root_dir / featurePath)",
-                                      opt->config, from_config));
-      opt->data = from_config;
-    }
-    TrainOptions t;
-    if (opt->seeds) t.seeds = parse_seeds(*opt->seeds);
-    else if (opt->data.empty()) t.seeds = kNoDataSeeds;
-    const int64_t max_epochs = opt->max_epochs.value_or(opt->data.empty() ? kNoDataMaxEpochs : 0);
-    // Under mpirun / srun: one of N data-parallel processes (docs/distributed.md); else a group of one.
+    TrainJob job = job_of_flags(*opt);
+    TrainOptions& t = job.run;
+    // The process: under mpirun / srun one of N data-parallel processes (docs/distributed.md), else a
+    // group of one; its threads; Ctrl-C and SIGTERM stop at the next safe point (training/stop_request.h).
     const auto group = std::make_unique<distributed::ProcessGroup>();
     check_ranks_per_seed(opt->ranks_per_seed, group->size());  // before --out is touched
     ThreadLimit threads(opt->threads);
     if (opt->blas_threads > 0) openblas_set_num_threads(opt->blas_threads);
     keep_freed_memory();
-    t.out = opt->out;
-    t.resume = opt->resume;
-    t.overwrite = opt->overwrite;
     t.group = group.get();
-    check_run_folder(t);  // before reading the data: a folder holding a run is refused at once
-    data::SimsDataset ds;
-    if (opt->data.empty()) {  // a synthetic file in the dataset's layout (CH-SIMS's by default)
-      const std::string layout = opt->dataset.empty() ? "sims" : opt->dataset;
-      ds = data::make_synth_dataset(read_input([&] { return data::SynthShape::of_dataset(layout, synth_scale); }), 1);
-      const std::string shaped = layout == "sims" ? "CH-SIMS-shaped" : layout + "-shaped";
-      const std::string flag = layout == "sims" ? "" : " --dataset " + layout;
-      t.data_label = fmt::format("synthetic {} data (mtfn synth{} --scale {} --seed 1): train {} / valid {} / test {}",
-                                 shaped, flag, synth_scale, ds.train.size, ds.valid.size, ds.test.size);
-    } else {
-      ds = read_input([&] { return data::load_sims_dataset(opt->data); });
-      t.data_label = opt->data;
-    }
-    // MMSA's entry for the model on the dataset (named, or inferred from the data), --config on top.
-    RunConfig run = resolve_run(spec.name, opt->dataset.empty() && opt->data.empty() ? "sims" : opt->dataset,
-                                opt->config, ds);
-    nlohmann::ordered_json& cfg = run.config;
-    if (!opt->mode.empty()) cfg["train_mode"] = mode_name(parse_mode(opt->mode));
-    if (opt->batch_size) cfg["batch_size"] = *opt->batch_size;
-    spec.check(cfg, opt->config.empty() ? "config" : opt->config);
-    // What is printed before the run starts goes to train.log too (TrainOptions::printed_before).
-    auto say = [&](std::ostream& to, const std::string& line) {
-      to << line << "\n";
-      t.printed_before.push_back(line);
-    };
-    if (group->is_root()) {
-      for (const std::string& w : run.warnings) say(std::cerr, "mtfn train: warning: " + w);
-      if (!run.inferred.empty()) say(std::cout, "mtfn train: " + run.inferred);
-      if (opt->dtype == "float64") say(std::cout, "mtfn train: float64 parameters and computations (--dtype)");
-    }
-    const TrainSettings settings = train_settings(cfg);
-    t.dataset = run.dataset;
-    // One run per folder at a time, held until this command ends (rank 0 holds it for the group).
-    const std::unique_ptr<RunFolderLock> lock = claim_run_folder(t);
-    t.max_epochs = max_epochs;
-    t.jobs = opt->jobs;
-    t.dist_mode = dist_mode;
-    t.ranks_per_seed = opt->ranks_per_seed;
-    if (group->size() > 1 && opt->jobs > 1)
-      throw ConfigError("--jobs: under mpirun / srun the ranks train each seed together; give --jobs 1");
-    t.keep_checkpoints = opt->keep_checkpoints;
-    t.dtype = opt->dtype == "float64" ? DType::F64 : DType::F32;
-    t.progress = !opt->no_progress && isatty(STDOUT_FILENO);
     t.console = group->is_root() ? &std::cout : nullptr;
-    t.group = group.get();
-    if (group->is_root())
-      say(std::cout, fmt::format("mtfn train: {} on {} ({}), {} ({} mode), {} seed{} ({}), batch {}, lr {}, out {}",
-                               spec.name, run.dataset, spec.title, t.data_label, mode_name(settings.train_mode), t.seeds.size(), t.seeds.size() == 1 ? "" : "s",
-                               fmt::join(t.seeds, ","), settings.batch_size, settings.learning_rate, t.out.string()));
-    const int per_seed = opt->ranks_per_seed > 0 ? std::min(opt->ranks_per_seed, group->size()) : group->size();
-    if (group->size() > 1 && group->is_root() && per_seed < group->size())
-      say(std::cout, fmt::format("mtfn train: {} processes in {} groups of {}, each group training its own seeds",
-                                 group->size(), group->size() / per_seed, per_seed));
-    const bool sharded_head = dist_mode == DistMode::sharded && spec.fusion_head;
-    if (per_seed > 1 && group->is_root())
-      say(std::cout, fmt::format("mtfn train: {} over {} processes, each taking 1/{} of every batch{}",
-                                 sharded_head ? "tensor-parallel fusion head" : "data-parallel", per_seed, per_seed,
-                                 sharded_head ? fmt::format(" and 1/{} of the fusion head's weight", per_seed) : ""));
-    if (!from_config.empty() && group->is_root())
-      say(std::cout, fmt::format("mtfn train: no --data: {} names {} (dataset_root_dir / featurePath)", opt->config,
-                                 from_config));
-    if (opt->data.empty() && !opt->seeds && group->is_root())
-      say(std::cout, fmt::format("mtfn train: no --data: a small synthetic set, 1 seed (MMSA runs 5: --seeds "
-                                 "1111,1112,1113,1114,1115) and at most {} epochs (--max-epochs 0: early stopping "
-                                 "only)",
-                                 t.max_epochs));
-    if (group->is_root()) t.manifest = train_manifest(opt->data, t.data_label, group->size());
-    catch_stop_signals();  // Ctrl-C / SIGTERM: stop at the next safe point (training/stop_request.h)
-    RunResults r;
-    try {
-      r = train_seeds(ds, spec, cfg, t);
-    } catch (const std::exception& e) {  // the one line cli/run.cpp prints goes to the log too
-      if (group->is_root() && std::filesystem::exists(t.out / "train.log"))
-        append_to_log(t.out, std::string("mtfn train: ") + e.what());
-      // With several processes the group must end all of them, with this rank's reason and exit status.
-      if (group->size() > 1)
-        group->abort(std::string("mtfn train: ") + e.what(), dynamic_cast<const InputError*>(&e) ? 2 : 1);
-      throw;
-    }
-    if (!group->is_root()) return;
-    const std::string summary =
-        "\n" + summary_table(r) +
-        fmt::format("results: {}, {}; models: {}\n", (t.out / "results.json").string(),
-                    (r.csv.empty() ? t.out / "normal" / (r.dataset + ".csv") : r.csv).string(), (t.out / "models").string());
-    std::cout << summary;
-    append_to_log(t.out, summary.substr(1, summary.size() - 2));  // the table and the files, without the blank line
-    // The page is a view of results.json, already written: the run has succeeded whatever happens here.
-    try {
-      const std::string line = fmt::format("report: {}", report::write_report({t.out}, t.out).string());
-      std::cout << line << "\n";
-      append_to_log(t.out, line);
-    } catch (const std::exception& e) {
-      std::cerr << fmt::format("mtfn train: warning: no report page: {}; once that is fixed: mtfn report {}\n", e.what(),
-                               t.out.string());
-    }
+    catch_stop_signals();
+    const JobConsole console{[](const std::string& l) { std::cout << l << "\n"; },
+                             [](const std::string& l) { std::cerr << l << "\n"; }};
+    const RunResults r = run_train_job(job, console, [&](const std::string& data_label) {
+      return train_manifest(opt->data, data_label, group->size());
+    });
+    if (group->is_root()) print_summary(r, t.out);
   });
 }
 

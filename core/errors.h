@@ -8,6 +8,7 @@
 // Header-only: the readers in data/ use it without linking core.
 #pragma once
 
+#include <new>
 #include <stdexcept>
 
 namespace mtfn {
@@ -15,5 +16,21 @@ namespace mtfn {
 struct InputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Runs `read`, which reads files or values the user named: whatever it throws (a malformed file
+// may surface as any exception) is bad input, rethrown as an InputError with the same message.
+// Running out of memory stays a failure during work.
+template <class Read>
+auto read_input(Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InputError(e.what());
+  }
+}
 
 }  // namespace mtfn

@@ -144,6 +144,8 @@ ProcessGroup::ProcessGroup(double timeout_seconds) : timeout_s_(timeout_seconds)
 #endif
 }
 
+ProcessGroup::ProcessGroup(Alone) : timeout_s_(default_timeout_seconds()), host_(host_name()) {}
+
 ProcessGroup::~ProcessGroup() {
 #if MTFN_WITH_MPI
   if (!uses_mpi_) return;

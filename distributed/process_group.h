@@ -60,6 +60,10 @@ class ProcessGroup {
   // launched as N > 1 processes throws Error saying MPI is unavailable (each process would
   // otherwise silently train alone). `timeout_seconds` bounds every wait (see above).
   explicit ProcessGroup(double timeout_seconds = default_timeout_seconds());
+  // This process alone, whatever launched it; never touches MPI (a seed job of --jobs, a library
+  // caller training in one process). Its collectives return this process's own values.
+  struct Alone {};
+  explicit ProcessGroup(Alone);
   ~ProcessGroup();  // MPI_Finalize after a barrier
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;

@@ -20,6 +20,7 @@
 #include "distributed/process_group.h"
 #include "models/mmsa_config.h"
 #include "training/run_config.h"
+#include "training/run_folder.h"
 #include "training/trainer.h"
 
 namespace mtfn::training {
