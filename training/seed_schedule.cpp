@@ -26,40 +26,25 @@ void check_ranks_per_seed(int ranks_per_seed, int processes) {
                                  processes, processes == 1 ? "" : "es", ranks_per_seed));
 }
 
-namespace {
-
-bool seed_done(const SeedContext& c, size_t i) {
-  return fs::exists(c.opt.out / "seeds" / fmt::format("{}.json", c.opt.seeds[i]));
-}
-
-// Seed job j of `jobs` (a forked process): its seeds, on its share of the cores; the exit status.
-int run_seed_job(const SeedContext& c, int j, int jobs, unsigned cores) {
-  try {
-    ThreadLimit limit(static_cast<int>(std::max(1u, cores / static_cast<unsigned>(jobs))));
-    openblas_set_num_threads(1);
-    for (size_t i = static_cast<size_t>(j); i < c.opt.seeds.size(); i += static_cast<size_t>(jobs))
-      if (!seed_done(c, i)) train_one_seed(c, c.opt.seeds[i], i);
-    return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mtfn train: job %d: %s\n", j + 1, e.what());
-    return 1;
-  }
-}
-
-}  // namespace
-
-void train_seeds_in_jobs(const SeedContext& c) {
-  const int jobs = std::min<int>(c.opt.jobs, static_cast<int>(c.opt.seeds.size()));
+int run_forked_jobs(int jobs, const std::string& command, const std::function<void(int job)>& work) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   std::vector<pid_t> children;
   for (int j = 0; j < jobs; ++j) {
     const pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error("--jobs: fork failed");
+    if (pid < 0) throw std::runtime_error(fmt::format("mtfn {}: fork failed", command));
     if (pid > 0) {
       children.push_back(pid);
       continue;
     }
-    const int status = run_seed_job(c, j, jobs, cores);
+    int status = 0;
+    try {
+      ThreadLimit limit(static_cast<int>(std::max(1u, cores / static_cast<unsigned>(jobs))));
+      openblas_set_num_threads(1);
+      work(j);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mtfn %s: job %d: %s\n", command.c_str(), j + 1, e.what());
+      status = 1;
+    }
     std::fflush(nullptr);
     _exit(status);
   }
@@ -69,6 +54,23 @@ void train_seeds_in_jobs(const SeedContext& c) {
     waitpid(pid, &st, 0);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ++failed;
   }
+  return failed;
+}
+
+namespace {
+
+bool seed_done(const SeedContext& c, size_t i) {
+  return fs::exists(c.opt.out / "seeds" / fmt::format("{}.json", c.opt.seeds[i]));
+}
+
+}  // namespace
+
+void train_seeds_in_jobs(const SeedContext& c) {
+  const int jobs = std::min<int>(c.opt.jobs, static_cast<int>(c.opt.seeds.size()));
+  const int failed = run_forked_jobs(jobs, "train", [&](int j) {
+    for (size_t i = static_cast<size_t>(j); i < c.opt.seeds.size(); i += static_cast<size_t>(jobs))
+      if (!seed_done(c, i)) train_one_seed(c, c.opt.seeds[i], i);
+  });
   if (failed)
     throw std::runtime_error(fmt::format("--jobs: {} of {} seed jobs failed (see above); --resume continues the run",
                                          failed, jobs));

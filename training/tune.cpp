@@ -21,6 +21,7 @@
 #include "models/mmsa_config.h"
 #include "training/run_config.h"
 #include "training/run_folder.h"
+#include "training/seed_schedule.h"
 #include "training/trainer.h"
 
 namespace mtfn::training {
@@ -160,28 +161,35 @@ std::string cell(const json& v) {
 
 }  // namespace
 
-json run_tune(const data::SimsDataset& ds, const models::ModelSpec& spec, const TuneSpace& space,
-              const TuneOptions& opt) {
-  const bool root = !opt.group || opt.group->is_root();
-  const int rank = opt.group ? opt.group->rank() : 0, ranks = opt.group ? opt.group->size() : 1;
-  // OpenBLAS on one thread in every trial: its GEMMs' last bits depend on its thread count, so this
-  // keeps a trial's numbers the same whether it runs alone, beside others (--jobs) or on a rank.
-  openblas_set_num_threads(1);
-  // The draws; a draw equal to an earlier trial's is not trained again (MMSA skips it too).
+namespace {
+
+// The search's trials: each one's draw and configuration; a draw equal to an earlier trial's is not
+// trained again (MMSA skips it too): duplicate_of[k] is that trial, or -1.
+struct Trials {
   std::vector<json> draws, configs;
   std::vector<int64_t> duplicate_of;
+};
+Trials draw_trials(const data::SimsDataset& ds, const models::ModelSpec& spec, const TuneSpace& space,
+                   const TuneOptions& opt) {
+  Trials t;
   for (int64_t k = 0; k < opt.trials; ++k) {
-    draws.push_back(draw_trial(space, opt.search_seed, k));
-    configs.push_back(trial_config(ds, spec, space, draws.back(), k));
+    t.draws.push_back(draw_trial(space, opt.search_seed, k));
+    t.configs.push_back(trial_config(ds, spec, space, t.draws.back(), k));
     int64_t dup = -1;
     for (int64_t j = 0; j < k && dup < 0; ++j)
-      if (draws[static_cast<size_t>(j)] == draws.back()) dup = j;
-    duplicate_of.push_back(dup);
+      if (t.draws[static_cast<size_t>(j)] == t.draws.back()) dup = j;
+    t.duplicate_of.push_back(dup);
   }
-  if (root) fs::create_directories(opt.out);
-  std::vector<int64_t> mine;  // this process's unfinished trials
+  return t;
+}
+
+// This process's unfinished trials (every ranks-th from its rank), run one after the other or in jobs.
+void run_my_trials(const data::SimsDataset& ds, const models::ModelSpec& spec, const TuneOptions& opt,
+                   const Trials& trials, int rank, int ranks) {
+  std::vector<int64_t> mine;
   for (int64_t k = 0; k < opt.trials; ++k)
-    if (duplicate_of[static_cast<size_t>(k)] < 0 && k % ranks == rank && !fs::exists(trial_dir(opt.out, k) / "results.json"))
+    if (trials.duplicate_of[static_cast<size_t>(k)] < 0 && k % ranks == rank &&
+        !fs::exists(trial_dir(opt.out, k) / "results.json"))
       mine.push_back(k);
   auto say = [&](const std::string& s) {
     if (opt.console) (*opt.console) << s << "\n" << std::flush;
@@ -189,60 +197,25 @@ json run_tune(const data::SimsDataset& ds, const models::ModelSpec& spec, const 
   say(fmt::format("tune: {} trials, {} to run here{}", opt.trials, mine.size(),
                   ranks > 1 ? fmt::format(" (rank {} of {})", rank, ranks) : ""));
   const int jobs = std::max(1, std::min<int>(opt.jobs, static_cast<int>(mine.size())));
+  auto run = [&](size_t i, const std::string& job) {
+    const int64_t k = mine[i];
+    say(fmt::format("tune: trial {} of {}{}: {}", k + 1, opt.trials, job, trials.draws[static_cast<size_t>(k)].dump()));
+    run_trial(ds, spec, trials.configs[static_cast<size_t>(k)], opt, k);
+  };
   if (jobs <= 1) {
-    for (int64_t k : mine) {
-      say(fmt::format("tune: trial {} of {}: {}", k + 1, opt.trials, draws[static_cast<size_t>(k)].dump()));
-      run_trial(ds, spec, configs[static_cast<size_t>(k)], opt, k);
-    }
-  } else {
-    // One process per job, each taking every jobs-th trial; the cores are split between them.
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    std::vector<pid_t> children;
-    for (int j = 0; j < jobs; ++j) {
-      const pid_t pid = fork();
-      if (pid < 0) throw std::runtime_error("tune: fork failed");
-      if (pid == 0) {
-        int status = 0;
-        try {
-          ThreadLimit limit(static_cast<int>(std::max(1u, cores / static_cast<unsigned>(jobs))));
-          for (size_t i = static_cast<size_t>(j); i < mine.size(); i += static_cast<size_t>(jobs)) {
-            const int64_t k = mine[i];
-            say(fmt::format("tune: trial {} of {} (job {}): {}", k + 1, opt.trials, j + 1,
-                            draws[static_cast<size_t>(k)].dump()));
-            run_trial(ds, spec, configs[static_cast<size_t>(k)], opt, k);
-          }
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "mtfn tune: job %d: %s\n", j + 1, e.what());
-          status = 1;
-        }
-        std::fflush(nullptr);
-        _exit(status);
-      }
-      children.push_back(pid);
-    }
-    int failed = 0;
-    for (pid_t pid : children) {
-      int st = 0;
-      waitpid(pid, &st, 0);
-      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ++failed;
-    }
-    if (failed) throw std::runtime_error(fmt::format("tune: {} of {} jobs failed (see above); rerun to resume", failed, jobs));
+    for (size_t i = 0; i < mine.size(); ++i) run(i, "");
+    return;
   }
-  if (opt.group) opt.group->barrier("the end of every rank's trials");
-  json doc = {{"model", spec.name},       {"dataset", opt.dataset},       {"data", opt.data_label},
-              {"data_args", opt.data_args}, {"search_seed", opt.search_seed}, {"seeds", opt.seeds},
-              {"max_epochs", opt.max_epochs}, {"select_on", opt.select_on},   {"d_paras", space.names},
-              {"trials", json::array()}};
-  for (int64_t k = 0; k < opt.trials; ++k) {
-    const int64_t dup = duplicate_of[static_cast<size_t>(k)];
-    json rec = trial_record(opt, dup >= 0 ? dup : k, draws[static_cast<size_t>(k)], configs[static_cast<size_t>(k)]);
-    rec["trial"] = k + 1;
-    if (dup >= 0) rec["same_draw_as"] = dup + 1;
-    doc["trials"].push_back(rec);
-  }
-  if (!root) return doc;
-  atomic_write_text(opt.out / "tune.json", doc.dump(1) + "\n");
-  // MMSA's tune CSV: one row a trial, the drawn values, then the metrics.
+  // One process per job, each taking every jobs-th trial; the cores are split between them.
+  const int failed = run_forked_jobs(jobs, "tune", [&](int j) {
+    for (size_t i = static_cast<size_t>(j); i < mine.size(); i += static_cast<size_t>(jobs))
+      run(i, fmt::format(" (job {})", j + 1));
+  });
+  if (failed) throw std::runtime_error(fmt::format("tune: {} of {} jobs failed (see above); rerun to resume", failed, jobs));
+}
+
+// MMSA's tune CSV: one row a trial, the drawn values, then the metrics.
+std::string tune_csv(const json& doc, const TuneSpace& space) {
   std::vector<std::string> metric_names;
   for (const json& rec : doc["trials"])
     if (rec.value("finished", false)) {
@@ -266,7 +239,37 @@ json run_tune(const data::SimsDataset& ds, const models::ModelSpec& spec, const 
     }
     csv += "\n";
   }
-  atomic_write_text(opt.out / "tune" / fmt::format("{}-{}.csv", opt.dataset, spec.name), csv);
+  return csv;
+}
+
+}  // namespace
+
+json run_tune(const data::SimsDataset& ds, const models::ModelSpec& spec, const TuneSpace& space,
+              const TuneOptions& opt) {
+  distributed::ProcessGroup alone{distributed::ProcessGroup::Alone{}};
+  distributed::ProcessGroup& group = opt.group ? *opt.group : alone;
+  // OpenBLAS on one thread in every trial: its GEMMs' last bits depend on its thread count, so this
+  // keeps a trial's numbers the same whether it runs alone, beside others (--jobs) or on a rank.
+  openblas_set_num_threads(1);
+  const Trials trials = draw_trials(ds, spec, space, opt);
+  if (group.is_root()) fs::create_directories(opt.out);
+  run_my_trials(ds, spec, opt, trials, group.rank(), group.size());
+  group.barrier("the end of every rank's trials");
+  json doc = {{"model", spec.name},       {"dataset", opt.dataset},       {"data", opt.data_label},
+              {"data_args", opt.data_args}, {"search_seed", opt.search_seed}, {"seeds", opt.seeds},
+              {"max_epochs", opt.max_epochs}, {"select_on", opt.select_on},   {"d_paras", space.names},
+              {"trials", json::array()}};
+  for (int64_t k = 0; k < opt.trials; ++k) {
+    const int64_t dup = trials.duplicate_of[static_cast<size_t>(k)];
+    json rec = trial_record(opt, dup >= 0 ? dup : k, trials.draws[static_cast<size_t>(k)],
+                            trials.configs[static_cast<size_t>(k)]);
+    rec["trial"] = k + 1;
+    if (dup >= 0) rec["same_draw_as"] = dup + 1;
+    doc["trials"].push_back(rec);
+  }
+  if (!group.is_root()) return doc;
+  atomic_write_text(opt.out / "tune.json", doc.dump(1) + "\n");
+  atomic_write_text(opt.out / "tune" / fmt::format("{}-{}.csv", opt.dataset, spec.name), tune_csv(doc, space));
   return doc;
 }
 
