@@ -28,7 +28,7 @@ add_test(NAME dist_rank_hangs COMMAND ${MTFN_EXPECT_FAILURE} 40 "no progress for
 set_tests_properties(dist_rank_hangs PROPERTIES LABELS mpi TIMEOUT 90 ENVIRONMENT "MTFN_DIST_TIMEOUT=5")
 
 # MTFN end to end in float64 (2 processes vs one, a killed rank, --resume on 3 and on 1, the plain mode,
-# all within 1e-10) and one float32 run of the full model within its derived bound (about 70 s).
+# all within 1e-10) and one float32 run of the full model within its derived bound (about 1.5 minutes).
 add_executable(compare_runs ${CMAKE_CURRENT_LIST_DIR}/compare_runs.cpp)
 target_link_libraries(compare_runs PRIVATE mtfn_nn mtfn_core nlohmann_json::nlohmann_json)
 add_test(NAME mtfn_data_parallel COMMAND ${CMAKE_CURRENT_LIST_DIR}/mtfn_data_parallel.sh $<TARGET_FILE:mtfn>
