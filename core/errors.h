@@ -3,8 +3,8 @@
 //  - InputError: what the user gave is wrong or unusable: a file (pickle, .pth, safetensors,
 //    config), a flag, a config key, data of the wrong shape. The message names the file, flag or
 //    field. data::PickleError, data::PthError and models::ConfigError are InputErrors.
-//  - mtfn::Error (core/tensor.h) and everything else: a failure during work (a broken invariant,
-//    a write that failed, memory).
+//  - mtfn::Error (below) and everything else: a failure during work (a broken invariant, a write that
+//    failed, memory); Error is what the library raises about shapes, dtypes and the graph.
 // Header-only: the readers in data/ use it without linking core.
 #pragma once
 
@@ -12,6 +12,10 @@
 #include <stdexcept>
 
 namespace mtfn {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct InputError : std::runtime_error {
   using std::runtime_error::runtime_error;

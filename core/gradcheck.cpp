@@ -54,7 +54,7 @@ GradcheckResult gradcheck(std::string op, const GradcheckFn& f, std::vector<Tens
   for (const Tensor& x : inputs)
     if (x.dtype() != DType::F64)
       throw Error(fmt::format("gradcheck {}: inputs must be float64, got {}", op, x.describe()));
-  for (Tensor& x : inputs) x.zero_grad();
+  for (Tensor& x : inputs) x.drop_grad();
 
   // L = sum(r * y) with fixed weights r in [0.5, 1.5) and alternating signs.
   Tensor y0 = f(inputs);

@@ -222,7 +222,7 @@ void Tensor::set_grad(Tensor g) {
     throw Error(fmt::format("set_grad: gradient {} for tensor {}", g.describe(), describe()));
   impl_->grad.set(std::move(g));
 }
-void Tensor::zero_grad() {
+void Tensor::drop_grad() {
   if (impl_) impl_->grad.drop();
 }
 GradSlot& Tensor::grad_slot() const {

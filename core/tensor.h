@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
 #include "core/grad_slot.h"
 
 namespace mtfn {
@@ -24,11 +25,6 @@ std::ostream& operator<<(std::ostream& os, DType d);
 using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& s);
 std::string shape_str(const Shape& s);  // "(2, 3)"
-
-// Every error the library raises about shapes, dtypes and the graph.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // A 64-byte aligned, uninitialised buffer.
 struct Storage {
@@ -91,7 +87,7 @@ class Tensor {
   // (a full pass over the memory) before returning it. Do not call it from two threads at once.
   Tensor grad() const;
   void set_grad(Tensor g);                    // g (same shape and dtype, or undefined) as the gradient
-  void zero_grad();                           // drops the gradient (explicit zeroing)
+  void drop_grad();                           // no gradient any more (not a zeroing: nn::zero_grad zeroes)
   GradSlot& grad_slot() const;                // the gradient's owner, for what the three above do not say
   const std::shared_ptr<Node>& grad_fn() const;
   bool is_leaf() const;

@@ -148,7 +148,7 @@ void Module::to(DType dtype) {
     impl->storage = c.impl()->storage;
     impl->dtype = dtype;
     impl->offset = 0;
-    t.zero_grad();  // a gradient of the old dtype
+    t.drop_grad();  // a gradient of the old dtype
   };
   for (Entry& e : params_) convert(e.tensor);
   for (Entry& e : buffers_)

@@ -25,7 +25,7 @@ BOOST_AUTO_TEST_CASE(gradient_of_a_tensor_used_twice_accumulates) {
   // A second graph adds into the same gradient: zeroing is explicit.
   sum(mul_scalar(x, 3.0)).backward();
   BOOST_TEST(x.grad().to_vector() == std::vector<double>({8.0, -2.0}));
-  x.zero_grad();
+  x.drop_grad();
   BOOST_TEST(!x.grad().defined());
 }
 

@@ -65,11 +65,11 @@ BOOST_AUTO_TEST_CASE(one_process_gives_the_plain_gradients_scaled_by_the_row_sha
   Tensor unused = random_tensor({2}, 5, -1, 1, DType::F32).set_requires_grad(true);
   small_loss(x, w, b, extra).backward();
   const Tensor gw = w.grad().clone(), gb = b.grad().clone(), ge = extra.grad().clone();
-  for (Tensor* t : {&w, &b, &extra}) t->zero_grad();
+  for (Tensor* t : {&w, &b, &extra}) t->drop_grad();
 
   GradBuckets buckets(group, {w, b, extra, unused}, /*bucket_bytes=*/40);  // 10 floats: w is cut in two
   for (int step = 0; step < 3; ++step) {  // the third step runs on the plan rebuilt from the ready order
-    for (Tensor* t : {&w, &b, &extra}) t->zero_grad();
+    for (Tensor* t : {&w, &b, &extra}) t->drop_grad();
     buckets.backward(small_loss(x, w, b, extra), 3, 6);  // this rank has half of the rows
     // The same backward, then a scaling by 3/6 = 0.5, which is exact in binary: equal to the last bit.
     CHECK_TENSOR_CLOSE(w.grad(), mul_scalar(gw, 0.5), 0);

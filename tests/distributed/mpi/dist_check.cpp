@@ -181,7 +181,7 @@ void check_collectives(ProcessGroup& g) {
   distributed::GradBuckets buckets(g, mine, /*bucket_bytes=*/8 * 50);  // w1 (360) is cut into 8 slices
   const int64_t lo = shard_begin(N, r, n), hi = shard_begin(N, r + 1, n);
   for (int step = 0; step < 2; ++step) {
-    for (Tensor& p : mine) p.zero_grad();
+    for (Tensor& p : mine) p.drop_grad();
     buckets.backward(loss_of(rows(x, lo, hi), rows(y, lo, hi), mine), hi - lo, N);
     for (size_t i = 0; i < mine.size(); ++i)
       check(g, rel_err(mine[i].grad(), ref[i].grad()) < 1e-12,
