@@ -49,7 +49,8 @@ std::unique_ptr<models::Model> load_model_file(const std::filesystem::path& path
   spec.check(meta.at("config"), path.string());
   if (prefix.empty() && !idx.entries.empty() && idx.entries.front().name.starts_with("Model.")) prefix = "Model.";
   // A float64 run's model files and checkpoints say so ("dtype") and are read back in float64.
-  const std::string dtype = meta.contains("dtype") && meta["dtype"].is_string() ? meta["dtype"].get<std::string>() : "float32";
+  const json dtype_value = meta.value("dtype", json("float32"));  // absent: a float32 file
+  const std::string dtype = dtype_value.is_string() ? dtype_value.get<std::string>() : dtype_value.dump();
   if (dtype != "float32" && dtype != "float64")
     throw InputError(fmt::format("{}: metadata dtype '{}' (expected float32 or float64)", path.string(), dtype));
   std::unique_ptr<models::Model> model = spec.build(meta.at("config"), 0, dtype == "float64" ? DType::F64 : DType::F32);

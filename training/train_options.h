@@ -50,10 +50,12 @@ struct TrainOptions {
   DType dtype = DType::F32;
 };
 
-// opt.group, or a group of this process alone: the code below never asks whether there is a group.
-inline distributed::ProcessGroup& group_of(const TrainOptions& opt) {
+// `group`, or a group of this process alone (it never touches MPI): code given an optional group never
+// asks whether there is one.
+inline distributed::ProcessGroup& group_or_alone(distributed::ProcessGroup* group) {
   static distributed::ProcessGroup alone{distributed::ProcessGroup::Alone{}};
-  return opt.group ? *opt.group : alone;
+  return group ? *group : alone;
 }
+inline distributed::ProcessGroup& group_of(const TrainOptions& opt) { return group_or_alone(opt.group); }
 
 }  // namespace mtfn::training

@@ -246,8 +246,7 @@ std::string tune_csv(const json& doc, const TuneSpace& space) {
 
 json run_tune(const data::SimsDataset& ds, const models::ModelSpec& spec, const TuneSpace& space,
               const TuneOptions& opt) {
-  distributed::ProcessGroup alone{distributed::ProcessGroup::Alone{}};
-  distributed::ProcessGroup& group = opt.group ? *opt.group : alone;
+  distributed::ProcessGroup& group = group_or_alone(opt.group);
   // OpenBLAS on one thread in every trial: its GEMMs' last bits depend on its thread count, so this
   // keeps a trial's numbers the same whether it runs alone, beside others (--jobs) or on a rank.
   openblas_set_num_threads(1);
