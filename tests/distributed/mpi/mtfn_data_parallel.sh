@@ -22,7 +22,7 @@
 #      this model and data, the worst tensor's difference, 1 process vs 2: ~5e-15 through epoch 4, then
 #      9e-13 at epoch 5 and 7e-12 at epoch 6; at batch 16 it grew to 2e-4 in 258 steps), which is why
 #      the run is short and its batches large. At epoch 5, one process on OpenBLAS's SkylakeX kernels
-#      against two on its Haswell or Sandybridge kernels: 2.6e-12 (Adam's second moment of the text
+#      against two on its Haswell or Sandybridge kernels: 2.6e-12 (Adam's moments of the text
 #      LSTM's input weights; the whole model 6e-15), so 1e-10 leaves a margin of 38. Where a gradient
 #      cancels to rounding level, ~1e-16 of its terms, it is far below Adam's eps = 1e-8, so that
 #      element's step is ~0 in both runs and no sign flips (in float32 the rounding, ~1e-7 of the terms,
@@ -34,8 +34,8 @@
 # 6 * 2 * 8.8e-5 = 1.1e-3 on the train losses and the whole model as one vector. Not per tensor: a
 # gradient that cancels to float32 rounding (~1e-7 of its terms) sits above Adam's eps, so its element
 # takes a full step of either sign, and a tensor of few such elements (the fusion head's 64-element
-# bias) differs by 2e-4 in norm with one OpenBLAS kernel family and 2.6e-3 with another. Measured
-# here: the whole model 6.3e-6, the losses 9.5e-7.
+# bias) differs by 2.1e-4 in norm with OpenBLAS's SkylakeX kernels and 2.6e-3 with its Haswell ones.
+# Measured: the whole model 5.3e-6 and the losses 1.6e-7 (SkylakeX), 6.3e-6 and 9.5e-7 (Haswell).
 # Usage: mtfn_data_parallel.sh MTFN COMPARE_RUNS MPIRUN [MPIRUN ARGS...]
 set -euo pipefail
 mtfn=$1 compare=$2
